@@ -1,0 +1,3 @@
+"""Licensing service: dedicated license pools per organization."""
+
+__version__ = "0.1.0"

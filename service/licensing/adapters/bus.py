@@ -1,0 +1,175 @@
+"""Redis: command streams, partition leases, and publishing the outbox.
+
+Publishing runs as one Lua script that first checks the partition's lease, so
+a worker that lost its partition (paused past its lease, say) cannot publish
+after the new owner has started: per-account order on the event stream holds.
+"""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from faststream.redis.parser import BinaryMessageFormatV1
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from licensing_contracts import DATA_FIELD
+
+from ..service_layer.messages import Entry
+from .store import OutboxRow
+
+GROUP = "licensing"
+"""The consumer group of every command stream."""
+REPLY_STREAM_MAXLEN = 10_000
+
+_PUBLISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+local i = 4
+while i <= #ARGV do
+  local kind, target, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if kind == 'stream' then
+    redis.call('XADD', target, 'MAXLEN', '~', ARGV[2], '*', '__data__', payload)
+  elseif kind == 'reply_stream' then
+    redis.call('XADD', target, 'MAXLEN', '~', ARGV[3], '*', '__data__', payload)
+  else
+    redis.call('PUBLISH', target, payload)
+  end
+  i = i + 3
+end
+return 1
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class Bus:
+    """The Redis side of one worker."""
+
+    def __init__(self, redis: "Redis[bytes]", prefix: str, stream_maxlen: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.stream_maxlen = stream_maxlen
+        self._publish = redis.register_script(_PUBLISH)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    # Leases
+
+    def lease_key(self, partition: int) -> str:
+        return f"{self.prefix}.lease.{partition}"
+
+    async def acquire(self, partition: int, token: str, ttl_ms: int) -> bool:
+        return bool(
+            await self.redis.set(self.lease_key(partition), token, nx=True, px=ttl_ms)
+        )
+
+    async def renew(self, partition: int, token: str, ttl_ms: int) -> bool:
+        return bool(
+            await self._renew(keys=[self.lease_key(partition)], args=[token, ttl_ms])
+        )
+
+    async def release(self, partition: int, token: str) -> None:
+        await self._release(keys=[self.lease_key(partition)], args=[token])
+
+    async def holders(self, partitions: int) -> list[str | None]:
+        values = await self.redis.mget([self.lease_key(n) for n in range(partitions)])
+        return [v.decode() if v else None for v in values]
+
+    async def heartbeat(self, worker_id: str, ttl_ms: int) -> None:
+        await self.redis.set(f"{self.prefix}.workers.{worker_id}", b"1", px=ttl_ms)
+
+    async def leave(self, worker_id: str) -> None:
+        await self.redis.delete(f"{self.prefix}.workers.{worker_id}")
+
+    async def workers(self) -> list[str]:
+        pattern = f"{self.prefix}.workers.*"
+        start = len(pattern) - 1
+        return sorted([k.decode()[start:] async for k in self.redis.scan_iter(pattern)])
+
+    # Command streams
+
+    async def ensure_group(self, stream: str) -> None:
+        """The consumer group, created at the start of the stream if it is missing,
+        so that commands sent before any worker ran are processed too."""
+        try:
+            await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def read(
+        self, stream: str, consumer: str, count: int, block_ms: int, pending: bool
+    ) -> list[Entry]:
+        """New entries, or (pending=True) those read before but not acknowledged."""
+        response = await self.redis.xreadgroup(
+            GROUP,
+            consumer,
+            {stream: "0" if pending else ">"},
+            count=count,
+            block=None if pending else block_ms,
+        )
+        entries = [
+            Entry(stream, entry_id.decode(), fields or {})
+            for _name, messages in response or ()
+            for entry_id, fields in messages
+        ]
+        if pending and entries:
+            await self._count_deliveries(stream, entries)
+        return entries
+
+    async def _count_deliveries(self, stream: str, entries: list[Entry]) -> None:
+        details = await self.redis.xpending_range(
+            stream,
+            GROUP,
+            min=entries[0].entry_id,
+            max=entries[-1].entry_id,
+            count=len(entries),
+        )
+        counts = {_text(d["message_id"]): int(d["times_delivered"]) for d in details}
+        for entry in entries:
+            entry.deliveries = counts.get(entry.entry_id, 1)
+
+    async def ack(self, stream: str, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            await self.redis.xack(stream, GROUP, *entry_ids)
+
+    # Publishing
+
+    async def publish(
+        self, partition: int, token: str, rows: Sequence[OutboxRow]
+    ) -> bool:
+        """Publish outbox rows in order if this worker still holds the partition."""
+        args: list[Any] = [token, self.stream_maxlen, REPLY_STREAM_MAXLEN]
+        for row in rows:
+            payload: str | bytes = row.payload
+            if row.kind == "reply":
+                payload = await BinaryMessageFormatV1.encode(
+                    message=json.loads(row.payload),
+                    reply_to=None,
+                    headers=None,
+                    correlation_id=row.correlation_id or "",
+                )
+            args.extend([row.kind, row.target, payload])
+        done = await self._publish(keys=[self.lease_key(partition)], args=args)
+        return bool(done)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+__all__ = ["DATA_FIELD", "GROUP", "Bus"]

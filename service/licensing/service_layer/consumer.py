@@ -1,0 +1,283 @@
+"""Consuming one command partition: read, apply, publish, acknowledge, in order.
+
+Every owner of a partition reads as the same consumer name, so a new owner
+finds the entries its predecessor read but did not acknowledge in its own
+pending list and finishes them first, in stream order.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from .. import metrics
+from ..adapters.bus import Bus
+from ..adapters.store import Fenced, OutboxRow, Store
+from ..logs import logger
+from ..settings import Settings
+from .messages import Decoded, Entry, decode
+from .processor import Applied, Processor
+
+READ_BLOCK_MS = 200
+INFRASTRUCTURE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    OSError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    asyncio.TimeoutError,
+)
+
+
+class PartitionLost(Exception):
+    """The lease ran out or another worker took the partition."""
+
+
+def is_infrastructure(error: BaseException) -> bool:
+    """A failure of the database or Redis link rather than of the entry itself."""
+    if getattr(error, "connection_invalidated", False):
+        return True
+    return isinstance(error, INFRASTRUCTURE_ERRORS)
+
+
+@dataclass
+class Health:
+    """What the probes report about the backing services."""
+
+    database_ok: bool = True
+    redis_ok: bool = True
+
+
+class Backoff:
+    def __init__(self, first: float = 0.05, most: float = 5.0) -> None:
+        self.first, self.most, self.next = first, most, first
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self.next)
+        self.next = min(self.most, self.next * 2)
+
+
+class PartitionConsumer:
+    """Applies the entries of one partition while this worker holds its lease."""
+
+    def __init__(
+        self,
+        partition: int,
+        epoch: int,
+        settings: Settings,
+        bus: Bus,
+        store: Store,
+        processor: Processor,
+        health: Health,
+    ) -> None:
+        self.partition = partition
+        self.epoch = epoch
+        self.settings = settings
+        self.bus = bus
+        self.store = store
+        self.processor = processor
+        self.health = health
+        self.stream = settings.streams.commands(partition)
+        self.consumer = f"partition-{partition}"
+        self.token = settings.worker_id
+        self.stopping = False
+        self.pending = 0
+        self.log = {"partition": partition, "epoch": epoch}
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from ``run``."""
+        self.stopping = True
+
+    async def run(self) -> None:
+        await self._until_done(self._publish_leftovers, "publishing the outbox")
+        await self._until_done(lambda: self.bus.ensure_group(self.stream), "group")
+        draining = True
+        while not self.stopping:
+            entries = await self._read(draining)
+            if entries is None:
+                continue
+            if draining and not entries:
+                draining = False
+                continue
+            if entries:
+                await self._handle(entries)
+
+    async def _read(self, draining: bool) -> list[Entry] | None:
+        try:
+            entries = await self.bus.read(
+                self.stream,
+                self.consumer,
+                self.settings.batch_size,
+                READ_BLOCK_MS,
+                pending=draining,
+            )
+            self.health.redis_ok = True
+            return entries
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            logger.warning(
+                "command stream or group vanished; recreating", extra=self.log
+            )
+            await self._until_done(lambda: self.bus.ensure_group(self.stream), "group")
+        except INFRASTRUCTURE_ERRORS as error:
+            self.health.redis_ok = False
+            logger.warning("cannot read commands: %s", error, extra=self.log)
+            await asyncio.sleep(0.5)
+        return None
+
+    async def _handle(self, entries: list[Entry]) -> None:
+        started = time.perf_counter()
+        decoded = [decode(entry) for entry in entries]
+        self.pending = len(entries)
+        results = await self._apply(decoded)
+        rows = [row for result in results for row in result.outbox]
+        await self._until_done(lambda: self._deliver(rows, entries), "publishing")
+        self.pending = 0
+        self._report(results, started, len(entries))
+
+    async def _apply(self, decoded: list[Decoded]) -> list[Applied]:
+        if not self.settings.batching or len(decoded) == 1:
+            return [await self._apply_one(item) for item in decoded]
+        try:
+            return [await self._retrying_infrastructure(decoded)]
+        except (Fenced, PartitionLost):
+            raise
+        except Exception:
+            logger.exception(
+                "batch failed; applying its commands one at a time",
+                extra={**self.log, "batch_size": len(decoded)},
+            )
+            return [await self._apply_one(item) for item in decoded]
+
+    async def _retrying_infrastructure(self, decoded: list[Decoded]) -> Applied:
+        backoff = Backoff()
+        while True:
+            try:
+                applied = await self.processor.apply(
+                    self.partition, self.epoch, decoded
+                )
+                self.health.database_ok = True
+                return applied
+            except Fenced as error:
+                raise PartitionLost(str(error)) from error
+            except Exception as error:
+                if not is_infrastructure(error):
+                    raise
+                self.health.database_ok = False
+                logger.warning("database unavailable: %s", error, extra=self.log)
+                if self.stopping:
+                    raise PartitionLost("stopping with the database down") from error
+                await backoff.wait()
+
+    async def _apply_one(self, item: Decoded) -> Applied:
+        """Apply one entry, retrying a failing one up to the delivery limit."""
+        failures = item.entry.deliveries - 1
+        backoff = Backoff()
+        while True:
+            try:
+                return await self._retrying_infrastructure([item])
+            except PartitionLost:
+                raise
+            except Exception as error:
+                failures += 1
+                logger.exception(
+                    "command failed (attempt %d of %d)",
+                    failures,
+                    self.settings.max_deliveries,
+                    extra={**self.log, **_ids(item)},
+                )
+                if failures >= self.settings.max_deliveries:
+                    reason = f"failed {failures} times: {type(error).__name__}: {error}"
+                    return await self._retrying_fail(item, reason[:1000])
+                await backoff.wait()
+
+    async def _retrying_fail(self, item: Decoded, reason: str) -> Applied:
+        backoff = Backoff()
+        while True:
+            try:
+                return await self.processor.fail(
+                    self.partition, self.epoch, item, reason
+                )
+            except Fenced as error:
+                raise PartitionLost(str(error)) from error
+            except Exception as error:
+                if not is_infrastructure(error):
+                    raise
+                await backoff.wait()
+
+    async def _deliver(self, rows: list[OutboxRow], entries: list[Entry]) -> None:
+        await self._publish(rows)
+        await self.bus.ack(self.stream, [entry.entry_id for entry in entries])
+
+    async def _publish(self, rows: list[OutboxRow]) -> None:
+        if not rows:
+            return
+        if not await self.bus.publish(self.partition, self.token, rows):
+            raise PartitionLost(f"lease of partition {self.partition} lost")
+        await self.store.published(self.partition, rows[-1].id)
+
+    async def _publish_leftovers(self) -> None:
+        """Publish what earlier owners committed but did not publish, oldest first."""
+        while rows := await self.store.outbox(self.partition):
+            await self._publish(rows)
+
+    async def _until_done(self, step: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run a step until it succeeds, waiting out database or Redis outages."""
+        backoff = Backoff()
+        while True:
+            try:
+                await step()
+                return
+            except PartitionLost:
+                raise
+            except Exception as error:
+                if not is_infrastructure(error):
+                    raise
+                logger.warning("%s failed: %s", what, error, extra=self.log)
+                await backoff.wait()
+
+    def _report(self, results: list[Applied], started: float, size: int) -> None:
+        elapsed = time.perf_counter() - started
+        metrics.batch_size.observe(size)
+        duration_ms = round(elapsed * 1000, 2)
+        for result in results:
+            for reason in ("invalid_command", "processing_failed"):
+                count = sum(1 for _, o in result.outcomes if o.reason == reason)
+                if count:
+                    metrics.dead_letters.labels(reason).inc(count)
+            for item, outcome in result.outcomes:
+                label = outcome.reason.value if outcome.reason else "accepted"
+                metrics.commands.labels(outcome.type or "unknown", label).inc()
+                metrics.command_seconds.observe(elapsed)
+                logger.info(
+                    "command %s",
+                    outcome.status,
+                    extra={
+                        **self.log,
+                        "command_id": outcome.command_id,
+                        "account_id": outcome.account_id,
+                        "command_type": outcome.type,
+                        "outcome": outcome.status,
+                        "reason": label if outcome.reason else None,
+                        "duration_ms": duration_ms,
+                        "entry_id": item.entry.entry_id,
+                    },
+                )
+
+
+def _ids(item: Decoded) -> dict[str, object]:
+    return {
+        "command_id": item.command_id,
+        "account_id": item.account_id,
+        "entry_id": item.entry.entry_id,
+    }
+
+
+_ = logging

@@ -1,0 +1,101 @@
+"""Reading command entries off a stream: plain JSON or FastStream's envelope."""
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.redis.parser import BinaryMessageFormatV1
+from pydantic import ValidationError
+
+from licensing_contracts import DATA_FIELD, MAX_ENTRY_BYTES, Command, command_adapter
+
+_DATA = DATA_FIELD.encode()
+
+
+@dataclass
+class Entry:
+    """One stream entry as Redis returned it."""
+
+    stream: str
+    entry_id: str
+    fields: dict[bytes, bytes]
+    deliveries: int = 1
+
+
+@dataclass
+class Decoded:
+    """An entry read as a command, or why it could not be."""
+
+    entry: Entry
+    command: Command | None = None
+    error: str | None = None
+    command_id: str | None = None
+    account_id: str | None = None
+    reply_channel: str | None = None
+    correlation_id: str | None = None
+    document: dict[str, Any] = field(default_factory=dict)
+
+
+def decode(entry: Entry) -> Decoded:
+    """The command in an entry; never raises: errors are returned in ``error``."""
+    raw = entry.fields.get(_DATA)
+    if raw is None:
+        return Decoded(entry, error=f"the entry has no {DATA_FIELD} field")
+    size = sum(len(k) + len(v) for k, v in entry.fields.items())
+    if size > MAX_ENTRY_BYTES:
+        return Decoded(entry, error=f"the entry is {size} bytes; at most 65536")
+
+    body, headers = BinaryMessageFormatV1.parse(raw)
+    decoded = Decoded(
+        entry,
+        reply_channel=headers.get("reply_to") or None,
+        correlation_id=headers.get("correlation_id") or None,
+    )
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        decoded.error = "the entry is not UTF-8 text"
+        return decoded
+    except json.JSONDecodeError as error:
+        decoded.error = f"the entry is not JSON: {error.msg} at {error.pos}"
+        return decoded
+    if not isinstance(document, dict):
+        decoded.error = "the entry is not a JSON object"
+        return decoded
+
+    decoded.document = document
+    decoded.command_id = _readable(document.get("command_id"))
+    decoded.account_id = _readable(document.get("account_id"))
+    try:
+        decoded.command = command_adapter.validate_python(document)
+    except ValidationError as error:
+        decoded.error = describe(error)
+    return decoded
+
+
+def _readable(value: Any) -> str | None:
+    if isinstance(value, str) and 1 <= len(value) <= 128:
+        return value
+    return None
+
+
+def describe(error: ValidationError) -> str:
+    """A validation error as one line: each bad field and what is wrong with it."""
+    parts = []
+    for problem in error.errors(include_url=False)[:10]:
+        where = ".".join(str(p) for p in problem["loc"]) or "document"
+        parts.append(f"{where}: {problem['msg']}")
+    return "invalid command: " + "; ".join(parts)
+
+
+def printable_fields(fields: dict[bytes, bytes]) -> dict[str, str]:
+    """Entry fields as text; bytes that are not UTF-8 become ``base64:…``."""
+    shown = {}
+    for key, value in fields.items():
+        name = key.decode("utf-8", "backslashreplace")
+        try:
+            shown[name] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            shown[name] = "base64:" + base64.b64encode(value).decode()
+    return shown
