@@ -1,0 +1,72 @@
+"""The spec's two examples, sent over Redis to a real worker process."""
+
+import uuid
+from typing import Any
+
+import pytest
+
+from licensing_contracts import AsyncLicensingClient, Outcome, command_adapter
+
+pytestmark = pytest.mark.e2e
+
+BILLING = {"kind": "service", "id": "billing"}
+ADMIN = {"kind": "user", "id": "ada"}
+
+
+async def send(client: AsyncLicensingClient, **body: Any) -> Outcome:
+    body.setdefault("command_id", str(uuid.uuid4()))
+    body.setdefault("account_id", "acme")
+    return await client.execute(command_adapter.validate_python(body), timeout=30)
+
+
+async def test_the_first_example_of_the_spec(
+    database_url, prefix, client, start_worker
+):
+    start_worker(database_url, prefix)
+    await send(client, type="open_account", actor=BILLING, admins=["ada"])
+    await send(
+        client, type="set_purchased", actor=BILLING, product="testops", quantity=200
+    )
+    for org, quantity in (("a", 20), ("b", 10), ("c", 1), ("d", 5)):
+        await send(
+            client,
+            type="create_organization",
+            actor=ADMIN,
+            organization_id=org,
+            name=org,
+        )
+        assigned = await send(
+            client,
+            type="assign",
+            actor=ADMIN,
+            organization_id=org,
+            product="testops",
+            quantity=quantity,
+        )
+        assert assigned.status == "accepted"
+
+    first = await send(
+        client,
+        type="claim",
+        actor={"kind": "user", "id": "dana"},
+        organization_id="c",
+        product="testops",
+        user_id="dana",
+    )
+    second = await send(
+        client,
+        type="claim",
+        actor={"kind": "user", "id": "eli"},
+        organization_id="c",
+        product="testops",
+        user_id="eli",
+    )
+
+    assert first.status == "accepted"
+    assert second.reason == "no_license_available"
+    assert second.details == {
+        "level": "c",
+        "product": "testops",
+        "pool": 1,
+        "assigned_users": 1,
+    }
