@@ -1,5 +1,6 @@
 """``licensing worker`` as a real process, driven and observed from a test."""
 
+import contextlib
 import json
 import os
 import signal
@@ -100,10 +101,8 @@ class WorkerProcess:
         lines = []
         for line in self.logs_text().splitlines():
             if line.startswith("{"):
-                try:
+                with contextlib.suppress(ValueError):
                     lines.append(json.loads(line))
-                except ValueError:
-                    pass
         return lines
 
     def signal(self, sig: int) -> None:
