@@ -3,7 +3,6 @@ package stands on its own for other teams."""
 
 import json
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
