@@ -53,7 +53,8 @@ def document(prefix: str = "licensing") -> dict[str, Any]:
         version=__version__,
         description="Dedicated license pools per organization, driven by commands",
     )
-    return json.loads(spec.to_specification().to_json())
+    generated: dict[str, Any] = json.loads(spec.to_specification().to_json())
+    return generated
 
 
 def render(prefix: str = "licensing") -> str:

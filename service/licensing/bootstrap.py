@@ -1,5 +1,6 @@
 """The one place that wires settings, database, Redis and the worker together."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,12 +19,17 @@ from .service_layer.ownership import Worker
 from .settings import ConfigurationError, Settings, redact
 
 
+# FastStream's own log lines would duplicate ours; give it a logger that is off.
+_QUIET = logging.getLogger("licensing.faststream")
+_QUIET.disabled = True
+
+
 @dataclass
 class Services:
     settings: Settings
     store: Store
     broker: RedisBroker
-    redis: "Redis[bytes]"
+    redis: Redis
     bus: Bus
 
 
@@ -31,7 +37,7 @@ class Services:
 async def services(settings: Settings) -> AsyncIterator[Services]:
     """Database and Redis connections, closed on exit."""
     store = Store(create_engine(settings.database_url), max_depth=settings.max_depth)
-    broker = RedisBroker(settings.redis_url, logger=None)
+    broker = RedisBroker(settings.redis_url, logger=_QUIET)
     try:
         redis = await broker.connect()
         bus = Bus(redis, settings.stream_prefix, settings.stream_maxlen)
@@ -74,7 +80,7 @@ def _head_revision() -> str:
 def worker_app(settings: Settings) -> FastStream:
     """The worker as a FastStream application: SIGTERM and SIGINT stop it gracefully."""
     stack: dict[str, object] = {}
-    broker = RedisBroker(settings.redis_url, logger=None)
+    broker = RedisBroker(settings.redis_url, logger=_QUIET)
 
     async def start() -> None:
         store = Store(
@@ -113,4 +119,4 @@ def worker_app(settings: Settings) -> FastStream:
         if isinstance(store, Store):
             await store.close()
 
-    return FastStream(broker, logger=None, after_startup=[start], on_shutdown=[stop])
+    return FastStream(broker, logger=_QUIET, after_startup=[start], on_shutdown=[stop])

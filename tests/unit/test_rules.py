@@ -784,12 +784,6 @@ class TestMoveOrganization:
             assert shown == account.figures(level, "testops")
         assert_sound(account)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="a moved funded organization's event omits the new parent's chain: "
-        "Account.move_organization lists chain(org) and chain(previous parent) "
-        "only, and chain(org) stops at the org itself when it is funded",
-    )
     def test_moving_a_funded_organization_lists_the_new_parent_whose_pool_shrank(
         self, account
     ):

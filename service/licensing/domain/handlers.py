@@ -1,7 +1,5 @@
 """Who may do what, and which rule each command runs."""
 
-from collections.abc import Callable
-
 from licensing_contracts import (
     Assign,
     Claim,
@@ -60,30 +58,42 @@ def _run(account: Account, command: Command) -> list[DomainEvent]:
             if not _is_service(command):
                 raise refusals.NotAuthorized(_actor(command), "a trusted service")
             return account.set_purchased(command.product, command.quantity)
-        case Claim() | Release():
-            if command.actor.id != command.user_id or _is_service(command):
-                _require_admin(account, command)
-            if isinstance(command, Claim):
-                return account.claim(
-                    command.organization_id, command.product, command.user_id
-                )
+        case Claim():
+            _require_self_or_admin(account, command, command.user_id)
+            return account.claim(
+                command.organization_id, command.product, command.user_id
+            )
+        case Release():
+            _require_self_or_admin(account, command, command.user_id)
             return account.release(command.product, command.user_id)
     _require_admin(account, command)
-    action = _ADMIN_ACTIONS[type(command)]
-    return action(account, command)
+    match command:
+        case CreateOrganization():
+            return account.create_organization(
+                command.organization_id, command.parent_id, command.name
+            )
+        case MoveOrganization():
+            return account.move_organization(command.organization_id, command.parent_id)
+        case DeleteOrganization():
+            return account.delete_organization(command.organization_id)
+        case Assign():
+            return account.assign(
+                command.organization_id, command.product, command.quantity
+            )
+        case Revoke():
+            return account.revoke(command.organization_id, command.product)
+        case GrantRole():
+            return account.grant_admin(command.user_id)
+        case RevokeRole():
+            return account.revoke_admin(command.user_id)
+    raise AssertionError(f"no rule for {command.type}")  # pragma: no cover
 
 
-_ADMIN_ACTIONS: dict[type, Callable[[Account, Command], list[DomainEvent]]] = {
-    CreateOrganization: lambda a, c: a.create_organization(
-        c.organization_id, c.parent_id, c.name
-    ),
-    MoveOrganization: lambda a, c: a.move_organization(c.organization_id, c.parent_id),
-    DeleteOrganization: lambda a, c: a.delete_organization(c.organization_id),
-    Assign: lambda a, c: a.assign(c.organization_id, c.product, c.quantity),
-    Revoke: lambda a, c: a.revoke(c.organization_id, c.product),
-    GrantRole: lambda a, c: a.grant_admin(c.user_id),
-    RevokeRole: lambda a, c: a.revoke_admin(c.user_id),
-}
+def _require_self_or_admin(account: Account, command: Command, user_id: str) -> None:
+    """Users claim and release for themselves; admins and services for anyone."""
+    if command.actor.kind == "user" and command.actor.id == user_id:
+        return
+    _require_admin(account, command)
 
 
 def handle(

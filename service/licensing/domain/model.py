@@ -319,7 +319,7 @@ class Account:
         for product in products:
             if self.allocation(organization_id, product).empty:
                 continue
-            levels = self._levels(product, organization_id, previous_parent)
+            levels = self._levels(product, organization_id, parent_id, previous_parent)
             events.append(DomainEvent("license.changed", change, product, levels))
         return events
 

@@ -28,7 +28,7 @@ async def _check(what: Callable[[], Awaitable[object]]) -> str | None:
 
 class Endpoints:
     def __init__(
-        self, worker: Worker, store: Store, redis: "Redis[bytes]", settings: Settings
+        self, worker: Worker, store: Store, redis: Redis, settings: Settings
     ) -> None:
         self.worker = worker
         self.store = store
@@ -104,7 +104,7 @@ class Endpoints:
 
 
 async def serve(
-    worker: Worker, store: Store, redis: "Redis[bytes]", settings: Settings
+    worker: Worker, store: Store, redis: Redis, settings: Settings
 ) -> asyncio.Server:
     endpoints = Endpoints(worker, store, redis, settings)
     server = await asyncio.start_server(endpoints.handle, "0.0.0.0", settings.http_port)
