@@ -60,8 +60,9 @@ def pod_spec(workload: Manifest) -> dict[str, Any]:
 
 
 def container(workload: Manifest) -> dict[str, Any]:
-    (only_container,) = pod_spec(workload)["containers"]
-    return only_container
+    containers: list[dict[str, Any]] = pod_spec(workload)["containers"]
+    assert len(containers) == 1
+    return containers[0]
 
 
 def env_by_name(workload: Manifest) -> dict[str, dict[str, Any]]:
@@ -97,7 +98,7 @@ def render(chart: helm.Chart) -> Render:
         rendered = chart.render(
             values, name=RELEASE, namespace=NAMESPACE, is_install=True
         )
-        manifests = []
+        manifests: list[Manifest] = []
         for template, text in sorted(rendered.items()):
             if not template.endswith(".txt"):
                 manifests.extend(doc for doc in yaml.safe_load_all(text) if doc)
@@ -216,9 +217,7 @@ class TestWorkerDeployment:
         assert only(default, "Deployment")["spec"]["replicas"] == 1
         assert only(production, "Deployment")["spec"]["replicas"] == 3
 
-    def test_settings_come_from_the_configmap(
-        self, production: list[Manifest]
-    ) -> None:
+    def test_settings_come_from_the_configmap(self, production: list[Manifest]) -> None:
         deployment = only(production, "Deployment")
         config_map = only(production, "ConfigMap")
 
@@ -252,9 +251,7 @@ class TestWorkerDeployment:
         assert default_spec["terminationGracePeriodSeconds"] > 10
         assert production_spec["terminationGracePeriodSeconds"] == 45 > 20
 
-    def test_grace_period_is_computed_from_the_drain_time(
-        self, render: Render
-    ) -> None:
+    def test_grace_period_is_computed_from_the_drain_time(self, render: Render) -> None:
         manifests = render({"config": {"drainSeconds": 60}})
 
         grace = pod_spec(only(manifests, "Deployment"))["terminationGracePeriodSeconds"]
@@ -263,7 +260,10 @@ class TestWorkerDeployment:
     def test_a_grace_period_shorter_than_the_drain_time_is_refused(
         self, render: Render
     ) -> None:
-        too_short = {"config": {"drainSeconds": 30}, "terminationGracePeriodSeconds": 30}
+        too_short = {
+            "config": {"drainSeconds": 30},
+            "terminationGracePeriodSeconds": 30,
+        }
 
         with pytest.raises(helm.HelmRenderError) as refused:
             render(too_short)
@@ -334,8 +334,8 @@ class TestSecurityContext:
 
         assert account["automountServiceAccountToken"] is False
         deployment = only(manifests, "Deployment")
-        assert pod_spec(deployment)["serviceAccountName"] == (
-            account["metadata"]["name"]
+        assert (
+            pod_spec(deployment)["serviceAccountName"] == (account["metadata"]["name"])
         )
 
 
@@ -373,10 +373,14 @@ class TestMigrationJob:
         deployment = only(manifests, "Deployment")
 
         assert container(job)["image"] == container(deployment)["image"]
-        assert secret_refs(job).keys() == secret_refs(deployment).keys() == {
-            "LICENSING_DATABASE_URL",
-            "LICENSING_REDIS_URL",
-        }
+        assert (
+            secret_refs(job).keys()
+            == secret_refs(deployment).keys()
+            == {
+                "LICENSING_DATABASE_URL",
+                "LICENSING_REDIS_URL",
+            }
+        )
 
     def test_its_pods_are_not_selected_as_workers(
         self, production: list[Manifest]
@@ -484,20 +488,22 @@ class TestSecrets:
 class TestRollingOnConfigChange:
     @staticmethod
     def annotations(manifests: list[Manifest]) -> dict[str, str]:
-        deployment = only(manifests, "Deployment")
-        metadata: dict[str, Any] = deployment["spec"]["template"]["metadata"]
-        return metadata["annotations"]  # type: ignore[no-any-return]
+        template = only(manifests, "Deployment")["spec"]["template"]
+        found: dict[str, str] = template["metadata"]["annotations"]
+        return found
 
     def test_a_changed_setting_changes_the_config_checksum(
         self, render: Render, default: list[Manifest]
     ) -> None:
         debug = render({"config": {"logLevel": "DEBUG"}})
 
-        assert self.annotations(debug)["checksum/config"] != (
-            self.annotations(default)["checksum/config"]
+        assert (
+            self.annotations(debug)["checksum/config"]
+            != (self.annotations(default)["checksum/config"])
         )
-        assert self.annotations(debug)["checksum/secret"] == (
-            self.annotations(default)["checksum/secret"]
+        assert (
+            self.annotations(debug)["checksum/secret"]
+            == (self.annotations(default)["checksum/secret"])
         )
 
     def test_a_changed_url_changes_the_secret_checksum(
@@ -505,11 +511,13 @@ class TestRollingOnConfigChange:
     ) -> None:
         moved = render({"secrets": {"redisUrl": "redis://redis-2:6379/0"}})
 
-        assert self.annotations(moved)["checksum/secret"] != (
-            self.annotations(default)["checksum/secret"]
+        assert (
+            self.annotations(moved)["checksum/secret"]
+            != (self.annotations(default)["checksum/secret"])
         )
-        assert self.annotations(moved)["checksum/config"] == (
-            self.annotations(default)["checksum/config"]
+        assert (
+            self.annotations(moved)["checksum/config"]
+            == (self.annotations(default)["checksum/config"])
         )
 
     def test_scaling_does_not_roll_the_pods(
@@ -583,7 +591,12 @@ class TestOptionalObjects:
             monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"]
         )
         assert monitor["spec"]["endpoints"] == [
-            {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "5s"}
+            {
+                "port": "http",
+                "path": "/metrics",
+                "interval": "15s",
+                "scrapeTimeout": "5s",
+            }
         ]
         assert monitor["spec"]["endpoints"][0]["port"] in {
             p["name"] for p in service["spec"]["ports"]

@@ -60,7 +60,9 @@ def chart_values(
             yield from chart_values(schema, child, child_path)
 
 
-def key_lines(node: yaml.Node, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+def key_lines(
+    node: yaml.Node | None, path: tuple[str, ...] = ()
+) -> dict[tuple[str, ...], int]:
     """The 0-based line of every mapping key in a composed YAML document."""
     lines: dict[tuple[str, ...], int] = {}
     if isinstance(node, yaml.MappingNode):
@@ -146,7 +148,9 @@ class TestBadValues:
 
 
 class TestGoodValues:
-    @pytest.mark.parametrize("path", [VALUES_FILE, PRODUCTION_VALUES], ids=["default", "production"])
+    @pytest.mark.parametrize(
+        "path", [VALUES_FILE, PRODUCTION_VALUES], ids=["default", "production"]
+    )
     def test_the_shipped_values_files_pass_the_schema(
         self, chart: helm.Chart, path: Path
     ) -> None:
@@ -154,9 +158,7 @@ class TestGoodValues:
 
 
 class TestSchemaCoverage:
-    def test_every_default_value_is_in_the_schema(
-        self, schema: dict[str, Any]
-    ) -> None:
+    def test_every_default_value_is_in_the_schema(self, schema: dict[str, Any]) -> None:
         named = {path for path, _ in chart_values(schema, schema)}
         descended = {path[:-1] for path, _ in chart_values(schema, schema)}
         passed_through = named - descended
@@ -165,7 +167,8 @@ class TestSchemaCoverage:
         unknown = [
             path
             for path in lines
-            if path not in named and not any(path[: len(p)] == p for p in passed_through)
+            if path not in named
+            and not any(path[: len(p)] == p for p in passed_through)
         ]
         assert unknown == []
 
