@@ -234,6 +234,7 @@ class TestWorkerDeployment:
             "LICENSING_BATCH_SIZE": "100",
             "LICENSING_MAX_DELIVERIES": "5",
             "LICENSING_DRAIN_SECONDS": "20",
+            "LICENSING_STREAM_MAXLEN": "1000000",
         }
 
     def test_service_links_are_off_so_no_stray_licensing_variables_appear(
@@ -656,3 +657,32 @@ class TestNotes:
 
         assert "WARNING" not in notes
         assert "3 worker(s) share 6 partition(s)" in notes
+
+
+class TestServiceAcceptsTheSettings:
+    def test_every_variable_the_chart_sets_is_a_setting_the_service_reads(
+        self, manifests: list[Manifest]
+    ) -> None:
+        from licensing.settings import Settings
+
+        known = {f"LICENSING_{name.upper()}" for name in Settings.__dataclass_fields__}
+        config = only(manifests, "ConfigMap")["data"]
+        for kind in ("Deployment", "Job"):
+            set_by_chart = config.keys() | env_by_name(only(manifests, kind)).keys()
+            assert set_by_chart <= known, set_by_chart - known
+
+    def test_the_service_accepts_the_rendered_settings(
+        self, manifests: list[Manifest]
+    ) -> None:
+        from licensing.settings import Settings
+
+        environ = {
+            **only(manifests, "ConfigMap")["data"],
+            "LICENSING_DATABASE_URL": "postgresql://licensing@db:5432/licensing",
+            "LICENSING_REDIS_URL": "redis://redis:6379/0",
+        }
+
+        settings = Settings.from_env(environ)
+
+        assert settings.partitions == int(environ["LICENSING_PARTITIONS"])
+        assert settings.drain_seconds == float(environ["LICENSING_DRAIN_SECONDS"])

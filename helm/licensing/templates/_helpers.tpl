@@ -160,6 +160,7 @@ LICENSING_LEASE_SECONDS: {{ .Values.config.leaseSeconds | int | quote }}
 LICENSING_BATCH_SIZE: {{ .Values.config.batchSize | int | quote }}
 LICENSING_MAX_DELIVERIES: {{ .Values.config.maxDeliveries | int | quote }}
 LICENSING_DRAIN_SECONDS: {{ .Values.config.drainSeconds | int | quote }}
+LICENSING_STREAM_MAXLEN: {{ .Values.config.streamMaxlen | int64 | quote }}
 {{- end }}
 
 {{/*
