@@ -1,6 +1,7 @@
 """Commands and accounts for the unit tests, written the way a sender would."""
 
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -153,14 +154,13 @@ def figures(
     )
 
 
-def snapshot(account: Account) -> dict[str, Any]:
+def snapshot(account: Account, products: Iterable[str] = (PRODUCT,)) -> dict[str, Any]:
     """Everything a command may change, in plain values."""
     organizations = {
         org.id: (org.parent_id, org.depth, org.children)
         for org in account.organizations.values()
         if org is not None
     }
-    products = {p for (_, p) in account.allocations} | {p for (p, _) in account.claims}
     levels: list[str | None] = [None, *organizations]
     return {
         "admins": set(account.admins),

@@ -16,4 +16,8 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# A long hunt for a rare sequence, now and then (with --timeout=0): minutes.
+settings.register_profile(
+    "thorough", max_examples=3000, stateful_step_count=60, deadline=None
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
