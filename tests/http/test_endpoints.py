@@ -41,8 +41,10 @@ def test_a_healthy_worker_is_live_and_ready(postgres_url, prefix, start_worker):
     live_status, live = worker.get("/livez")
     ready_status, ready = worker.get("/readyz")
 
-    assert live_status == 200 and json.loads(live)["partitions"] == [0]
-    assert ready_status == 200 and json.loads(ready) == {"ready": True, "problems": {}}
+    assert live_status == 200
+    assert json.loads(live)["partitions"] == [0]
+    assert ready_status == 200
+    assert json.loads(ready) == {"ready": True, "problems": {}}
 
 
 async def test_metrics_move_when_commands_are_processed(
