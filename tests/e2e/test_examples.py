@@ -6,6 +6,9 @@ from typing import Any
 import pytest
 
 from licensing_contracts import AsyncLicensingClient, Outcome, command_adapter
+from store.documents import Commands
+
+from .wire import Wire, levels
 
 pytestmark = pytest.mark.e2e
 
@@ -70,3 +73,37 @@ async def test_the_first_example_of_the_spec(
         "pool": 1,
         "assigned_users": 1,
     }
+
+
+async def test_the_second_example_of_the_spec(database_url, prefix, wire, start_worker):
+    start_worker(database_url, prefix)
+    acme = Commands("acme")
+    await wire.execute_all(
+        acme.open_account(),
+        acme.set_purchased(200),
+        acme.create("parent"),
+        acme.assign("parent", 10),
+        acme.create("first", under="parent"),
+    )
+
+    five_to_first = await wire.execute(acme.assign("first", 5))
+    await wire.execute(acme.create("second", under="parent"))
+    six_to_second = await wire.execute(acme.assign("second", 6))
+    five_to_second = await wire.execute(acme.assign("second", 5))
+
+    assert five_to_first.accepted
+    assert await parent_figures(wire, five_to_first) == (10, 5, 0, 5, "parent")
+    assert six_to_second.reason == "insufficient_pool"
+    assert six_to_second.details["level"] == "parent"
+    assert six_to_second.details["pool"] == 5
+    assert five_to_second.accepted
+    assert await parent_figures(wire, five_to_second) == (10, 0, 0, 0, "parent")
+
+
+async def parent_figures(wire: Wire, outcome: Outcome) -> tuple[Any, ...]:
+    """The parent organization's figures as the event of an assign lists them."""
+    [event_id] = outcome.events
+    [event] = await wire.wait_for(
+        wire.streams.events, lambda e: e["event_id"] == event_id
+    )
+    return levels(event)["parent"]
