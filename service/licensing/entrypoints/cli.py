@@ -14,6 +14,7 @@ from rich.console import Console
 from licensing_contracts import AsyncLicensingClient, OutcomeTimeout, command_adapter
 
 from .. import logs
+from ..bench.command import bench
 from ..settings import ConfigurationError, Settings, redact
 from . import views
 
@@ -198,6 +199,9 @@ def export_contracts(
         console.print(f"wrote {path}")
     (folder / "asyncapi.json").write_text(render())
     console.print(f"wrote {folder / 'asyncapi.json'}")
+
+
+app.command()(bench)
 
 
 def main() -> None:
