@@ -5,14 +5,15 @@ first proves that this worker still owns the partition (the fencing epoch), so
 a worker that lost its partition while paused cannot commit anything.
 """
 
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    Table,
-    bindparam,
+    TextClause,
     delete,
     func,
     insert,
@@ -21,7 +22,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from licensing_contracts import (
@@ -195,12 +195,29 @@ class Store:
 
 
 class Batch:
-    """The open transaction of one batch."""
+    """The open transaction of one batch.
+
+    Every query here has the same SQL text whatever the size of the batch: the
+    keys travel as arrays (PostgreSQL ``unnest``) or one JSON document (SQLite
+    ``json_each``) rather than as an IN list of one parameter per value, so the
+    server prepares and plans each statement once per connection instead of once
+    per batch, and a batch takes one round trip per statement.
+    """
 
     def __init__(self, connection: AsyncConnection, partition: int, max_depth: int):
         self.connection = connection
         self.partition = partition
         self.max_depth = max_depth
+        self.dialect = connection.dialect.name
+        self.loaded_sequences: dict[str, int] = {}
+
+    async def _fetch(
+        self, name: str, rows: Sequence[Sequence[Any]], **params: Any
+    ) -> Any:
+        statement = _statement(self.dialect, name)
+        return await self.connection.execute(
+            statement, {**_key_params(rows, self.dialect), **params}
+        )
 
     async def processed(
         self, keys: Iterable[ProcessedKey]
@@ -209,12 +226,7 @@ class Batch:
         keys = list(set(keys))
         if not keys:
             return {}
-        p = t.processed_commands.c
-        rows = await self.connection.execute(
-            select(p.account_id, p.command_id, p.body_hash, p.outcome).where(
-                tuple_(p.account_id, p.command_id).in_(keys)
-            )
-        )
+        rows = await self._fetch("processed", keys)
         return {(r.account_id, r.command_id): (r.body_hash, r.outcome) for r in rows}
 
     async def accounts(
@@ -224,33 +236,27 @@ class Batch:
         ids = sorted(set(account_ids))
         if not ids:
             return {}
-        query = (
-            select(t.accounts.c.account_id, t.accounts.c.sequence)
-            .where(t.accounts.c.account_id.in_(ids))
-            .order_by(t.accounts.c.account_id)
-        )
-        if lock and self.connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        found = {
-            row.account_id: Account(
-                row.account_id, sequence=row.sequence, max_depth=self.max_depth
+        name = "accounts_locked" if lock else "accounts"
+        found = {}
+        for row in await self._fetch(name, [(i,) for i in ids]):
+            admins = row.admins
+            if isinstance(admins, str):  # SQLite: a JSON array
+                admins = json.loads(admins)
+            found[row.account_id] = Account(
+                row.account_id,
+                set(admins or ()),
+                sequence=row.sequence,
+                max_depth=self.max_depth,
             )
-            for row in await self.connection.execute(query)
-        }
-        if found:
-            admins = t.account_admins.c
-            for row in await self.connection.execute(
-                select(admins.account_id, admins.user_id).where(
-                    admins.account_id.in_(list(found))
-                )
-            ):
-                found[row.account_id].admins.add(row.user_id)
+            self.loaded_sequences[row.account_id] = row.sequence
         return found
 
     async def load(self, commands: Sequence[Command]) -> dict[str, Account]:
         """The accounts of the commands, with every level, claim and allocation the
         commands can touch; levels are found by walking up from those named."""
         accounts = await self.accounts(c.account_id for c in commands)
+        if not accounts:
+            return accounts
         await self._load_claims(accounts, commands)
         await self._load_organizations(accounts, commands)
         await self._load_subtrees(accounts, commands)
@@ -267,13 +273,7 @@ class Batch:
         }
         if not keys:
             return
-        k = t.claims.c
-        rows = await self.connection.execute(
-            select(k.account_id, k.product, k.user_id, k.level_id).where(
-                tuple_(k.account_id, k.product, k.user_id).in_(list(keys))
-            )
-        )
-        for row in rows:
+        for row in await self._fetch("claims", list(keys)):
             accounts[row.account_id].claims[(row.product, row.user_id)] = to_level(
                 row.level_id
             )
@@ -293,23 +293,16 @@ class Batch:
             wanted.update(
                 (account.id, level) for level in account.claims.values() if level
             )
-
-        c = t.organizations.c
-        while wanted:
-            rows = await self.connection.execute(
-                select(t.organizations).where(
-                    tuple_(c.account_id, c.organization_id).in_(list(wanted))
-                )
+        if not wanted:
+            return
+        # One recursive query walks from the named levels up to the account.
+        rows = await self._fetch("organizations", list(wanted))
+        for account_id, organization_id in wanted:
+            accounts[account_id].organizations.setdefault(organization_id, None)
+        for row in rows:
+            accounts[row.account_id].organizations[row.organization_id] = _organization(
+                row
             )
-            for account_id, organization_id in wanted:
-                accounts[account_id].organizations.setdefault(organization_id, None)
-            parents = set()
-            for row in rows:
-                account = accounts[row.account_id]
-                account.organizations[row.organization_id] = _organization(row)
-                if row.parent_id and row.parent_id not in account.organizations:
-                    parents.add((row.account_id, row.parent_id))
-            wanted = parents
 
     async def _load_subtrees(
         self, accounts: dict[str, Account], commands: Sequence[Command]
@@ -342,15 +335,7 @@ class Batch:
                 for org_id, org in account.organizations.items()
                 if org is not None
             )
-        if not levels:
-            return
-        a = t.allocations.c
-        rows = await self.connection.execute(
-            select(t.allocations).where(
-                tuple_(a.account_id, a.level_id).in_(list(levels))
-            )
-        )
-        for row in rows:
+        for row in await self._fetch("allocations", list(levels)):
             key = (to_level(row.level_id), row.product)
             accounts[row.account_id].allocations[key] = _allocation(row)
 
@@ -360,13 +345,14 @@ class Batch:
         admins_changed: list[Account] = []
         org_rows, org_gone = [], []
         allocation_rows, allocation_gone = [], []
-        claim_rows, claim_gone = [], []
+        claim_rows: list[tuple[str, str, str, str]] = []
+        claim_gone: list[tuple[str, str, str]] = []
         for account in accounts:
             changes = account.changes
             if changes.opened:
                 created.append({"account_id": account.id, "sequence": account.sequence})
-            else:
-                sequences.append({"a": account.id, "s": account.sequence})
+            elif self.loaded_sequences.get(account.id) != account.sequence:
+                sequences.append((account.id, account.sequence))
             if changes.admins:
                 admins_changed.append(account)
             for org_id in changes.organizations:
@@ -374,39 +360,38 @@ class Batch:
                 if org is None:
                     org_gone.append((account.id, org_id))
                 else:
-                    org_rows.append(_organization_row(account.id, org))
+                    org_rows.append(
+                        (
+                            account.id,
+                            org.id,
+                            org.parent_id,
+                            org.name,
+                            org.depth,
+                            org.children,
+                        )
+                    )
             for level, product in changes.allocations:
                 found = account.allocations.get((level, product))
                 key = (account.id, from_level(level), product)
                 if found is None or (level is not None and found.empty):
                     allocation_gone.append(key)
                 else:
-                    allocation_rows.append(_allocation_row(key, found))
-            for product, user_id in changes.claims:
-                level = account.claims.get((product, user_id), False)
-                if level is False:
-                    claim_gone.append((account.id, product, user_id))
-                else:
-                    claim_rows.append(
-                        {
-                            "account_id": account.id,
-                            "product": product,
-                            "user_id": user_id,
-                            "level_id": from_level(level),  # type: ignore[arg-type]
-                        }
+                    allocation_rows.append(
+                        (*key, found.dedicated, found.handed, found.drawn)
                     )
+            for product, user_id in changes.claims:
+                if (product, user_id) in account.claims:
+                    level = account.claims[(product, user_id)]
+                    claim_rows.append((account.id, product, user_id, from_level(level)))
+                else:
+                    claim_gone.append((account.id, product, user_id))
             changes.clear()
 
         run = self.connection.execute
         if created:
             await run(insert(t.accounts), created)
         if sequences:
-            await run(
-                update(t.accounts)
-                .where(t.accounts.c.account_id == _bind("a"))
-                .values(sequence=_bind("s")),
-                sequences,
-            )
+            await self._write("sequences", sequences)
         for account in admins_changed:
             await run(
                 delete(t.account_admins).where(
@@ -420,14 +405,29 @@ class Batch:
                     for u in sorted(account.admins)
                 ],
             )
-        await self._delete(t.organizations, ("account_id", "organization_id"), org_gone)
-        await self._upsert(t.organizations, org_rows)
-        await self._delete(
-            t.allocations, ("account_id", "level_id", "product"), allocation_gone
+        await self._write("organizations_gone", org_gone)
+        await self._write("organizations_upsert", org_rows)
+        await self._write("allocations_gone", allocation_gone)
+        await self._write("allocations_upsert", allocation_rows)
+        await self._write("claims_gone", claim_gone)
+        await self._write("claims_upsert", claim_rows)
+
+    async def _write(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            await self._fetch(name, rows)
+            return
+        # SQLite runs in-process: one executemany of a fixed statement is as
+        # cheap as it gets, and its deletes take the keys as one JSON document.
+        if name.endswith("_gone"):
+            await self._fetch(name, rows)
+            return
+        columns = _WRITES[name][1]
+        await self.connection.execute(
+            _statement(self.dialect, name),
+            [dict(zip(columns, row, strict=True)) for row in rows],
         )
-        await self._upsert(t.allocations, allocation_rows)
-        await self._delete(t.claims, ("account_id", "product", "user_id"), claim_gone)
-        await self._upsert(t.claims, claim_rows)
 
     async def record(
         self,
@@ -438,56 +438,239 @@ class Batch:
         """Store outcomes, the event history and the outbox; returns the outbox rows
         with their ids."""
         if processed:
-            await self.connection.execute(insert(t.processed_commands), processed)
+            await self._write(
+                "processed_insert",
+                [
+                    (p["account_id"], p["command_id"], p["body_hash"], p["outcome"])
+                    for p in processed
+                ],
+            )
         if events:
-            await self.connection.execute(insert(t.events), events)
+            await self._write(
+                "events_insert",
+                [
+                    (
+                        e["account_id"],
+                        e["sequence"],
+                        e["event_id"],
+                        e["type"],
+                        e["product"],
+                        e["payload"],
+                    )
+                    for e in events
+                ],
+            )
         if not outbox:
             return []
-        rows = [
-            {
-                "partition": self.partition,
-                "kind": row.kind,
-                "target": row.target,
-                "payload": row.payload,
-                "correlation_id": row.correlation_id,
-            }
-            for row in outbox
-        ]
-        ids = await self.connection.execute(
-            insert(t.outbox).returning(t.outbox.c.id, sort_by_parameter_order=True),
-            rows,
-        )
+        rows = [(r.kind, r.target, r.correlation_id, r.payload) for r in outbox]
+        if self.dialect == "postgresql":
+            # Ids come from the sequence in insertion order, which follows the
+            # ordinality: sorted, they line up with the rows.
+            result = await self._fetch("outbox_insert", rows, partition=self.partition)
+            ids = sorted(new_id for (new_id,) in result)
+        else:
+            # The batch holds SQLite's write lock (BEGIN IMMEDIATE): nobody else
+            # can take ids between this read and the insert.
+            last = await self.connection.scalar(_statement(self.dialect, "outbox_last"))
+            ids = list(range(int(last) + 1, int(last) + 1 + len(rows)))
+            await self.connection.execute(
+                _statement(self.dialect, "outbox_insert"),
+                [
+                    {
+                        "id": new_id,
+                        "partition": self.partition,
+                        "kind": kind,
+                        "target": target,
+                        "correlation_id": correlation_id,
+                        "payload": payload,
+                    }
+                    for new_id, (kind, target, correlation_id, payload) in zip(
+                        ids, rows, strict=True
+                    )
+                ],
+            )
         return [
             OutboxRow(row.kind, row.target, row.payload, row.correlation_id, new_id)
-            for row, (new_id,) in zip(outbox, ids, strict=True)
+            for row, new_id in zip(outbox, ids, strict=True)
         ]
 
-    async def _delete(
-        self, table: Table, columns: tuple[str, ...], keys: list[tuple[str, ...]]
-    ) -> None:
-        if keys:
-            key = tuple_(*(table.c[name] for name in columns))
-            await self.connection.execute(delete(table).where(key.in_(keys)))
 
-    async def _upsert(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        dialect = postgresql if self.connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        keys = [c.name for c in table.primary_key.columns]
-        statement = statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={
-                c.name: statement.excluded[c.name]
-                for c in table.columns
-                if c.name not in keys
-            },
+# The statements of a batch, by name: for reads, the key columns (with their
+# PostgreSQL array types) and the SQL with {keys} standing for the key set; for
+# writes, the table and its columns.
+_READS: dict[str, tuple[tuple[str, ...], str]] = {
+    "processed": (
+        ("text", "text"),
+        "SELECT p.account_id, p.command_id, p.body_hash, p.outcome "
+        "FROM {keys} JOIN processed_commands p "
+        "ON p.account_id = k.c0 AND p.command_id = k.c1",
+    ),
+    "accounts": (
+        ("text",),
+        "SELECT a.account_id, a.sequence, {admins} AS admins "
+        "FROM accounts a WHERE a.account_id IN (SELECT c0 FROM {keys}) "
+        "ORDER BY a.account_id",
+    ),
+    "claims": (
+        ("text", "text", "text"),
+        "SELECT c.account_id, c.product, c.user_id, c.level_id "
+        "FROM {keys} JOIN claims c "
+        "ON c.account_id = k.c0 AND c.product = k.c1 AND c.user_id = k.c2",
+    ),
+    "organizations": (
+        ("text", "text"),
+        "WITH RECURSIVE found(account_id, organization_id, parent_id, name, depth, "
+        "children) AS ("
+        "SELECT o.account_id, o.organization_id, o.parent_id, o.name, o.depth, "
+        "o.children FROM {keys} JOIN organizations o "
+        "ON o.account_id = k.c0 AND o.organization_id = k.c1 "
+        "UNION "
+        "SELECT o.account_id, o.organization_id, o.parent_id, o.name, o.depth, "
+        "o.children FROM found f JOIN organizations o "
+        "ON o.account_id = f.account_id AND o.organization_id = f.parent_id"
+        ") SELECT account_id, organization_id, parent_id, name, depth, children "
+        "FROM found",
+    ),
+    "allocations": (
+        ("text", "text"),
+        "SELECT a.account_id, a.level_id, a.product, a.dedicated, a.handed, a.drawn "
+        "FROM {keys} JOIN allocations a "
+        "ON a.account_id = k.c0 AND a.level_id = k.c1",
+    ),
+    "organizations_gone": (
+        ("text", "text"),
+        "DELETE FROM organizations WHERE (account_id, organization_id) IN "
+        "(SELECT c0, c1 FROM {keys})",
+    ),
+    "allocations_gone": (
+        ("text", "text", "text"),
+        "DELETE FROM allocations WHERE (account_id, level_id, product) IN "
+        "(SELECT c0, c1, c2 FROM {keys})",
+    ),
+    "claims_gone": (
+        ("text", "text", "text"),
+        "DELETE FROM claims WHERE (account_id, product, user_id) IN "
+        "(SELECT c0, c1, c2 FROM {keys})",
+    ),
+}
+_WRITES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
+    "sequences": ("accounts", ("account_id", "sequence"), ("text", "bigint"), ""),
+    "organizations_upsert": (
+        "organizations",
+        ("account_id", "organization_id", "parent_id", "name", "depth", "children"),
+        ("text", "text", "text", "text", "integer", "integer"),
+        "account_id, organization_id",
+    ),
+    "allocations_upsert": (
+        "allocations",
+        ("account_id", "level_id", "product", "dedicated", "handed", "drawn"),
+        ("text", "text", "text", "bigint", "bigint", "bigint"),
+        "account_id, level_id, product",
+    ),
+    "claims_upsert": (
+        "claims",
+        ("account_id", "product", "user_id", "level_id"),
+        ("text", "text", "text", "text"),
+        "account_id, product, user_id",
+    ),
+    "processed_insert": (
+        "processed_commands",
+        ("account_id", "command_id", "body_hash", "outcome"),
+        ("text", "text", "text", "text"),
+        "",
+    ),
+    "events_insert": (
+        "events",
+        ("account_id", "sequence", "event_id", "type", "product", "payload"),
+        ("text", "bigint", "text", "text", "text", "text"),
+        "",
+    ),
+    "outbox_insert": (
+        "outbox",
+        ("kind", "target", "correlation_id", "payload"),
+        ("text", "text", "text", "text"),
+        "",
+    ),
+}
+
+
+def _keys(dialect: str, types: Sequence[str]) -> str:
+    """A relation ``k`` with columns c0, c1, … holding the keys of one call."""
+    if dialect == "postgresql":
+        arrays = ", ".join(f"CAST(:k{i} AS {kind}[])" for i, kind in enumerate(types))
+        names = ", ".join(f"c{i}" for i in range(len(types)))
+        return f"unnest({arrays}) AS k({names})"
+    columns = ", ".join(
+        f"json_extract(value, '$[{i}]') AS c{i}" for i in range(len(types))
+    )
+    return f"(SELECT {columns} FROM json_each(:keys)) AS k"
+
+
+def _key_params(rows: Sequence[Sequence[Any]], dialect: str) -> dict[str, Any]:
+    """The keys of one call (never none): a list per column, or one JSON array."""
+    if dialect == "postgresql":
+        return {
+            f"k{i}": list(column) for i, column in enumerate(zip(*rows, strict=True))
+        }
+    return {"keys": json.dumps(rows)}
+
+
+@cache
+def _statement(dialect: str, name: str) -> TextClause:
+    """One statement's SQL for one dialect, built once."""
+    if name in _READS:
+        types, sql = _READS[name]
+        if name == "accounts":
+            admins = (
+                "ARRAY(SELECT d.user_id FROM account_admins d "
+                "WHERE d.account_id = a.account_id)"
+                if dialect == "postgresql"
+                else "(SELECT json_group_array(d.user_id) FROM account_admins d "
+                "WHERE d.account_id = a.account_id)"
+            )
+            sql = sql.replace("{admins}", admins)
+        return text(sql.replace("{keys}", _keys(dialect, types)))
+    if name == "accounts_locked":
+        sql = str(_statement(dialect, "accounts"))
+        return text(sql + " FOR UPDATE" if dialect == "postgresql" else sql)
+    if name == "outbox_last":
+        return text("SELECT coalesce(max(id), 0) FROM outbox")
+    table, columns, types, conflict = _WRITES[name]
+    if dialect != "postgresql":
+        if name == "sequences":
+            return text(
+                "UPDATE accounts SET sequence = :sequence "
+                "WHERE account_id = :account_id"
+            )
+        if name == "outbox_insert":
+            columns = ("id", "partition", *columns)
+        names = ", ".join(columns)
+        values = ", ".join(f":{c}" for c in columns)
+        sql = f"INSERT INTO {table} ({names}) VALUES ({values})"
+    elif name == "sequences":
+        return text(
+            "UPDATE accounts AS a SET sequence = k.c1 FROM "
+            f"{_keys(dialect, types)} WHERE a.account_id = k.c0"
         )
-        await self.connection.execute(statement, rows)
-
-
-def _bind(name: str) -> Any:
-    return bindparam(name)
+    elif name == "outbox_insert":
+        return text(
+            "INSERT INTO outbox (partition, kind, target, correlation_id, payload) "
+            "SELECT :partition, k.c0, k.c1, k.c2, k.c3 FROM "
+            + _keys(dialect, types).replace(
+                "AS k(c0, c1, c2, c3)", "WITH ORDINALITY AS k(c0, c1, c2, c3, n)"
+            )
+            + " ORDER BY k.n RETURNING id"
+        )
+    else:
+        names = ", ".join(columns)
+        picked = ", ".join(f"k.c{i}" for i in range(len(columns)))
+        source = _keys(dialect, types)
+        sql = f"INSERT INTO {table} ({names}) SELECT {picked} FROM {source}"
+    if conflict:
+        keys = {c.strip() for c in conflict.split(",")}
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    return text(sql)
 
 
 def _organization(row: Any) -> Organization:
@@ -496,30 +679,5 @@ def _organization(row: Any) -> Organization:
     )
 
 
-def _organization_row(account_id: str, org: Organization) -> dict[str, Any]:
-    return {
-        "account_id": account_id,
-        "organization_id": org.id,
-        "parent_id": org.parent_id,
-        "name": org.name,
-        "depth": org.depth,
-        "children": org.children,
-    }
-
-
 def _allocation(row: Any) -> Allocation:
     return Allocation(row.dedicated, row.handed, row.drawn)
-
-
-def _allocation_row(
-    key: tuple[str, str, str], allocation: Allocation
-) -> dict[str, Any]:
-    account_id, level_id, product = key
-    return {
-        "account_id": account_id,
-        "level_id": level_id,
-        "product": product,
-        "dedicated": allocation.dedicated,
-        "handed": allocation.handed,
-        "drawn": allocation.drawn,
-    }
