@@ -2,9 +2,11 @@
 an account of their own; tests that need a worker of their own start one with
 ``start_worker``."""
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from redis import Redis as SyncRedis
@@ -36,6 +38,29 @@ class Deployment:
         }
 
 
+@contextlib.contextmanager
+def deployed(
+    backing: Backends, database_url: str, folder: Path
+) -> Iterator[Deployment]:
+    """A worker on its own stream prefix, killed and cleared away on exit."""
+    prefix = f"test-shared-{uuid.uuid4().hex[:8]}"
+    env = {
+        "LICENSING_REDIS_URL": backing.redis_url,
+        "LICENSING_DATABASE_URL": database_url,
+        "LICENSING_STREAM_PREFIX": prefix,
+    }
+    worker = WorkerProcess(env, folder / "worker.log", "shared-worker").start()
+    try:
+        yield Deployment(prefix, database_url, backing.redis_url, worker)
+    finally:
+        worker.kill()
+        redis = SyncRedis.from_url(backing.redis_url)
+        keys = list(redis.scan_iter(f"{prefix}*"))
+        if keys:
+            redis.delete(*keys)
+        redis.close()
+
+
 @pytest.fixture(scope="module")
 def shared(
     backing: Backends,
@@ -43,23 +68,10 @@ def shared(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
     """One worker on PostgreSQL for the whole module."""
-    prefix = f"test-shared-{uuid.uuid4().hex[:8]}"
     database_url = postgres_databases.fresh()
-    env = {
-        "LICENSING_REDIS_URL": backing.redis_url,
-        "LICENSING_DATABASE_URL": database_url,
-        "LICENSING_STREAM_PREFIX": prefix,
-    }
-    log = tmp_path_factory.mktemp("shared") / "worker.log"
-    worker = WorkerProcess(env, log, "shared-worker").start()
-    yield Deployment(prefix, database_url, backing.redis_url, worker)
-    worker.kill()
+    with deployed(backing, database_url, tmp_path_factory.mktemp("shared")) as found:
+        yield found
     postgres_databases.drop(database_url)
-    redis = SyncRedis.from_url(backing.redis_url)
-    keys = list(redis.scan_iter(f"{prefix}*"))
-    if keys:
-        redis.delete(*keys)
-    redis.close()
 
 
 @pytest.fixture

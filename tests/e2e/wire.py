@@ -24,10 +24,10 @@ class Wire:
         self.streams = Streams(prefix)
         self.client = AsyncLicensingClient(redis, prefix=prefix)
 
-    async def execute(self, document: Document) -> Outcome:
+    async def execute(self, document: Document, timeout: float = TIMEOUT) -> Outcome:
         """Send a command as the contract's client does; wait for its outcome."""
         command = command_adapter.validate_python(document)
-        return await self.client.execute(command, timeout=TIMEOUT)
+        return await self.client.execute(command, timeout=timeout)
 
     async def execute_all(self, *documents: Document) -> list[Outcome]:
         return [await self.execute(document) for document in documents]
@@ -71,9 +71,14 @@ class Wire:
                 )
             await asyncio.sleep(0.05)
 
-    async def outcomes_of(self, command_id: str, count: int = 1) -> list[Outcome]:
+    async def outcomes_of(
+        self, command_id: str, count: int = 1, timeout: float = TIMEOUT
+    ) -> list[Outcome]:
         found = await self.wait_for(
-            self.streams.outcomes, lambda d: d["command_id"] == command_id, count
+            self.streams.outcomes,
+            lambda d: d["command_id"] == command_id,
+            count,
+            timeout,
         )
         return [Outcome.model_validate(d) for d in found]
 
