@@ -125,20 +125,7 @@ async def opened(shared_wire, account):
 def cases() -> list[Any]:
     params = []
     for name, case in MALFORMED.items():
-        marks = []
-        if name == "over 64 KiB":
-            marks.append(
-                pytest.mark.xfail(
-                    strict=True,
-                    reason=(
-                        "bug: messages.decode refuses an oversized entry before "
-                        "reading its command_id and account_id, so its sender "
-                        "never gets the invalid_command outcome the contract "
-                        "promises when they can be read"
-                    ),
-                )
-            )
-        params.append(pytest.param(case, id=name, marks=marks))
+        params.append(pytest.param(case, id=name))
     return params
 
 

@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from licensing_contracts import OutcomeTimeout
 from store.documents import Commands, Document
 
 pytestmark = pytest.mark.e2e
@@ -41,15 +40,6 @@ async def worker(postgres_url, prefix, wire, start_worker):
 
 
 class TestAFastStreamEnvelope:
-    @pytest.mark.xfail(
-        strict=True,
-        raises=OutcomeTimeout,
-        reason=(
-            "bug: messages.decode calls headers.get on whatever the envelope holds; "
-            "headers that are not an object raise AttributeError out of decode, "
-            "which crashes the partition consumer on every takeover"
-        ),
-    )
     @pytest.mark.parametrize("headers", ["not-an-object", None, ["reply_to"]])
     async def test_whose_headers_are_not_an_object_does_not_stop_the_partition(
         self, wire, worker, headers
@@ -60,15 +50,6 @@ class TestAFastStreamEnvelope:
 
         await assert_the_partition_goes_on(wire, worker, command["command_id"])
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=OutcomeTimeout,
-        reason=(
-            "bug: messages.decode takes the reply_to header without checking it "
-            "is text; PostgreSQL refuses the outbox row, every retry fails, and "
-            "the processing_failed answer fails the same way: the consumer crashes"
-        ),
-    )
     async def test_whose_reply_to_is_not_text_does_not_stop_the_partition(
         self, wire, worker
     ):
@@ -80,15 +61,6 @@ class TestAFastStreamEnvelope:
 
 
 class TestAReplyTo:
-    @pytest.mark.xfail(
-        strict=True,
-        raises=OutcomeTimeout,
-        reason=(
-            "bug: the processor answers an invalid command on the reply_to of its "
-            "raw document without checking it; one over 256 characters does not "
-            "fit outbox.target on PostgreSQL and the consumer crashes"
-        ),
-    )
     async def test_too_long_on_an_invalid_command_does_not_stop_the_partition(
         self, wire, worker
     ):
@@ -98,16 +70,6 @@ class TestAReplyTo:
 
         await assert_the_partition_goes_on(wire, worker, command["command_id"])
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=OutcomeTimeout,
-        reason=(
-            "bug: the publish script XADDs to reply_to whatever the key is; a key "
-            "that is not a stream fails the script after the outcome was added, "
-            "the outbox rows stay, and every new owner adds the outcome again and "
-            "crashes on the same row"
-        ),
-    )
     async def test_naming_a_key_that_is_not_a_stream_does_not_stop_the_partition(
         self, wire, worker, prefix
     ):

@@ -3,6 +3,7 @@
 Publishing runs as one Lua script that first checks the partition's lease, so
 a worker that lost its partition (paused past its lease, say) cannot publish
 after the new owner has started: per-account order on the event stream holds.
+Reading new entries checks the lease in the same way, for the same reason.
 """
 
 import json
@@ -41,6 +42,32 @@ end
 return 1
 """
 
+# Every owner reads as the same consumer, and a new owner looks at that
+# consumer's pending entries only when it starts. A worker that lost its lease
+# could otherwise still take new entries (XREADGROUP >) after the new owner has
+# drained: they would sit pending, unseen, while later ones are applied.
+_READ_NEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return false
+end
+local read = redis.call(
+  'XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[2], '>')
+if read then
+  return {read[1][2], ''}
+end
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[2])) do
+  local name, last = nil, nil
+  for i = 1, #group, 2 do
+    if group[i] == 'name' then name = group[i + 1] end
+    if group[i] == 'last-delivered-id' then last = group[i + 1] end
+  end
+  if name == ARGV[2] then
+    return {{}, last}
+  end
+end
+return {{}, '$'}
+"""
+
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -66,6 +93,7 @@ class Bus:
         self._publish = redis.register_script(_PUBLISH)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._read_new = redis.register_script(_READ_NEW)
 
     # Leases
 
@@ -111,25 +139,47 @@ class Bus:
             if "BUSYGROUP" not in str(error):
                 raise
 
-    async def read(
-        self, stream: str, consumer: str, count: int, block_ms: int, pending: bool
-    ) -> list[Entry]:
-        """New entries, or (pending=True) those read before but not acknowledged."""
+    async def read_pending(self, stream: str, consumer: str, count: int) -> list[Entry]:
+        """Entries read before as this consumer but not acknowledged, oldest first."""
         response = await self.redis.xreadgroup(
-            GROUP,
-            consumer,
-            {stream: "0" if pending else ">"},
-            count=count,
-            block=None if pending else block_ms,
+            GROUP, consumer, {stream: "0"}, count=count
         )
         entries = [
             Entry(stream, entry_id.decode(), fields or {})
             for _name, messages in response or ()
             for entry_id, fields in messages
         ]
-        if pending and entries:
+        if entries:
             await self._count_deliveries(stream, entries)
         return entries
+
+    async def read_new(
+        self,
+        partition: int,
+        token: str,
+        stream: str,
+        consumer: str,
+        count: int,
+        block_ms: int,
+    ) -> list[Entry] | None:
+        """Entries no one has read yet, while ``token`` holds the partition's
+        lease; None once it does not. With none to read, waits up to block_ms for
+        one to arrive and returns an empty list."""
+        found = await self._read_new(
+            keys=[self.lease_key(partition), stream],
+            args=[token, GROUP, consumer, count],
+        )
+        if found is None:
+            return None
+        messages, position = found
+        if not messages:
+            # A plain XREAD only waits: it delivers nothing to the group.
+            await self.redis.xread({stream: position}, count=1, block=block_ms)
+            return []
+        return [
+            Entry(stream, _text(entry_id), _fields(pairs))
+            for entry_id, pairs in messages
+        ]
 
     async def _count_deliveries(self, stream: str, entries: list[Entry]) -> None:
         details = await self.redis.xpending_range(
@@ -170,6 +220,12 @@ class Bus:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _fields(pairs: Sequence[bytes]) -> dict[bytes, bytes]:
+    """An entry's fields as a script returns them: a flat list of names and values."""
+    items = iter(pairs)
+    return dict(zip(items, items, strict=True))
 
 
 __all__ = ["DATA_FIELD", "GROUP", "Bus"]

@@ -32,7 +32,10 @@ class Decoded:
     error: str | None = None
     command_id: str | None = None
     account_id: str | None = None
+    reply_to: str | None = None
+    """The stream that also gets the outcome, when the entry names a usable one."""
     reply_channel: str | None = None
+    """Where a FastStream ``request`` waits for its answer."""
     correlation_id: str | None = None
     document: dict[str, Any] = field(default_factory=dict)
 
@@ -42,15 +45,12 @@ def decode(entry: Entry) -> Decoded:
     raw = entry.fields.get(_DATA)
     if raw is None:
         return Decoded(entry, error=f"the entry has no {DATA_FIELD} field")
-    size = sum(len(k) + len(v) for k, v in entry.fields.items())
-    if size > MAX_ENTRY_BYTES:
-        return Decoded(entry, error=f"the entry is {size} bytes; at most 65536")
 
-    body, headers = BinaryMessageFormatV1.parse(raw)
+    body, headers = _unwrap(raw)
     decoded = Decoded(
         entry,
-        reply_channel=headers.get("reply_to") or None,
-        correlation_id=headers.get("correlation_id") or None,
+        reply_channel=_reply_target(headers.get("reply_to")),
+        correlation_id=_text_header(headers.get("correlation_id")),
     )
     try:
         document = json.loads(body.decode("utf-8"))
@@ -67,11 +67,42 @@ def decode(entry: Entry) -> Decoded:
     decoded.document = document
     decoded.command_id = _readable(document.get("command_id"))
     decoded.account_id = _readable(document.get("account_id"))
+    decoded.reply_to = _reply_target(document.get("reply_to"))
+    size = sum(len(k) + len(v) for k, v in entry.fields.items())
+    if size > MAX_ENTRY_BYTES:
+        decoded.error = f"the entry is {size} bytes; at most {MAX_ENTRY_BYTES}"
+        return decoded
     try:
         decoded.command = command_adapter.validate_python(document)
     except ValidationError as error:
         decoded.error = describe(error)
     return decoded
+
+
+def _unwrap(raw: bytes) -> tuple[bytes, dict[str, Any]]:
+    """The body and headers of FastStream's envelope, or the raw bytes as they are."""
+    try:
+        body, headers = BinaryMessageFormatV1.parse(raw)
+    except Exception:
+        return raw, {}
+    if not isinstance(body, bytes):
+        body = str(body).encode()
+    return body, headers if isinstance(headers, dict) else {}
+
+
+def _text_header(value: Any) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= 256 else None
+
+
+def _reply_target(value: Any) -> str | None:
+    """A stream or channel name fit to answer on; anything else is ignored."""
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= 256
+        and not any(c.isspace() for c in value)
+    ):
+        return value
+    return None
 
 
 def _readable(value: Any) -> str | None:

@@ -115,6 +115,8 @@ class _Run:
         self.processed: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.outbox: list[OutboxRow] = []
+        # The batch commits as one: its events happen at the same moment.
+        self.occurred_at = now_iso()
 
     def one(self, decoded: Decoded) -> None:
         command = decoded.command
@@ -142,7 +144,8 @@ class _Run:
         try:
             account, changes = handle(account, command, self.max_depth)
         except Refused as refusal:
-            return Outcome(
+            # Built from values the service made itself: no validation needed.
+            return Outcome.model_construct(
                 command_id=command.command_id,
                 account_id=command.account_id,
                 type=command.type,
@@ -150,16 +153,19 @@ class _Run:
                 reason=refusal.reason,
                 message=refusal.message,
                 details=refusal.details,
+                events=[],
             )
         assert account is not None
         self.accounts[command.account_id] = account
         event_ids = [self.publish_event(account, command, change) for change in changes]
-        return Outcome(
+        return Outcome.model_construct(
             command_id=command.command_id,
             account_id=command.account_id,
             type=command.type,
             status="accepted",
+            reason=None,
             message="accepted" if event_ids else "accepted; nothing changed",
+            details={},
             events=event_ids,
         )
 
@@ -167,12 +173,12 @@ class _Run:
         self, account: Account, command: Command, change: DomainEvent
     ) -> str:
         account.sequence += 1
-        event = Event(
+        event = Event.model_construct(
             event_id=str(uuid.uuid4()),
-            type=change.type,  # type: ignore[arg-type]
+            type=change.type,
             account_id=account.id,
             sequence=account.sequence,
-            occurred_at=now_iso(),
+            occurred_at=self.occurred_at,
             command_id=command.command_id,
             command_type=command.type,
             actor=command.actor,
@@ -198,15 +204,12 @@ class _Run:
         self, decoded: Decoded, outcome: Outcome, digest: str | None = None
     ) -> None:
         """Send the outcome where it is expected; remember it if it is new."""
-        if digest is not None and decoded.command is not None:
-            self.remember(decoded.command, outcome, digest)
         payload = outcome.model_dump_json()
+        if digest is not None and decoded.command is not None:
+            self.remember(decoded.command, outcome, digest, payload)
         self.outbox.append(OutboxRow("stream", self.streams.outcomes, payload))
-        reply_to = decoded.command.reply_to if decoded.command else None
-        if reply_to is None and isinstance(decoded.document.get("reply_to"), str):
-            reply_to = decoded.document["reply_to"]
-        if reply_to:
-            self.outbox.append(OutboxRow("reply_stream", reply_to, payload))
+        if decoded.reply_to:
+            self.outbox.append(OutboxRow("reply_stream", decoded.reply_to, payload))
         if decoded.reply_channel:
             self.outbox.append(
                 OutboxRow(
@@ -216,10 +219,14 @@ class _Run:
         self.applied.outcomes.append((decoded, outcome))
 
     def remember(
-        self, command: Command, outcome: Outcome, digest: str | None = None
+        self,
+        command: Command,
+        outcome: Outcome,
+        digest: str | None = None,
+        payload: str | None = None,
     ) -> None:
         digest = digest or body_hash(command)
-        payload = outcome.model_dump_json()
+        payload = payload or outcome.model_dump_json()
         self.seen[(command.account_id, command.command_id)] = (digest, payload)
         self.processed.append(
             {
