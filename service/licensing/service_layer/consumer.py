@@ -109,16 +109,22 @@ class PartitionConsumer:
                 await self._handle(entries)
 
     async def _read(self, draining: bool) -> list[Entry] | None:
+        found: list[Entry] | None
         try:
-            entries = await self.bus.read(
-                self.stream,
-                self.consumer,
-                self.settings.batch_size,
-                READ_BLOCK_MS,
-                pending=draining,
-            )
+            if draining:
+                found = await self.bus.read_pending(
+                    self.stream, self.consumer, self.settings.batch_size
+                )
+            else:
+                found = await self.bus.read_new(
+                    self.partition,
+                    self.token,
+                    self.stream,
+                    self.consumer,
+                    self.settings.batch_size,
+                    READ_BLOCK_MS,
+                )
             self.health.redis_ok = True
-            return entries
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
@@ -126,11 +132,15 @@ class PartitionConsumer:
                 "command stream or group vanished; recreating", extra=self.log
             )
             await self._until_done(lambda: self.bus.ensure_group(self.stream), "group")
+            return None
         except INFRASTRUCTURE_ERRORS as error:
             self.health.redis_ok = False
             logger.warning("cannot read commands: %s", error, extra=self.log)
             await asyncio.sleep(0.5)
-        return None
+            return None
+        if found is None:
+            raise PartitionLost(f"lease of partition {self.partition} lost")
+        return found
 
     async def _handle(self, entries: list[Entry]) -> None:
         started = time.perf_counter()
