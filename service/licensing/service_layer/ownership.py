@@ -93,6 +93,8 @@ class Worker:
             elif not await self.bus.renew(partition, me, self.ttl_ms):
                 logger.warning("lease lost", extra=consumer.log)
                 task.cancel()
+                # It may have ended on its own meanwhile, fenced: that is expected.
+                task.add_done_callback(_retrieve)
                 self.consumers.pop(partition)
 
         total = self.settings.partitions
@@ -102,20 +104,35 @@ class Worker:
         if len(self.consumers) < share:
             holders = await self.bus.holders(total)
             free = [p for p in range(total) if holders[p] is None]
+            # Taking waits for the previous owner's open transaction: never so
+            # long that the leases this worker holds expire meanwhile.
+            deadline = time.monotonic() + self.ttl_ms / 3000
             for partition in sorted(free, key=lambda p: _preference(me, p)):
-                if len(self.consumers) >= share:
+                if len(self.consumers) >= share or time.monotonic() > deadline:
                     break
-                await self._take(partition)
+                await self._take(partition, deadline)
         metrics.partitions_owned.set(len(self.consumers))
         metrics.pending_entries.set(sum(c.pending for c, _ in self.consumers.values()))
 
-    async def _take(self, partition: int) -> None:
+    async def _take(self, partition: int, deadline: float) -> None:
         me = self.settings.worker_id
         if not await self.bus.acquire(partition, me, self.ttl_ms):
             return
         try:
-            epoch = await self.store.take_partition(partition, me)
+            epoch = await asyncio.wait_for(
+                self.store.take_partition(partition, me),
+                max(0.1, deadline - time.monotonic()),
+            )
             self.health.database_ok = True
+        except TimeoutError:
+            logger.warning(
+                "partition %d waits on its previous owner's transaction; "
+                "trying again later",
+                partition,
+                extra={"partition": partition},
+            )
+            await self.bus.release(partition, me)
+            return
         except Exception as error:
             self.health.database_ok = False
             logger.warning("cannot take partition %d: %s", partition, error)
@@ -155,6 +172,11 @@ class Worker:
             logger.error(
                 "partition consumer crashed", exc_info=error, extra=consumer.log
             )
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _preference(worker_id: str, partition: int) -> bytes:
