@@ -1,9 +1,14 @@
-"""Fixtures of the fault tests: four partitions, short leases, a producer."""
+"""Fixtures and helpers of the fault tests: four partitions, short leases."""
+
+import asyncio
+import time
+from collections.abc import Sequence
 
 import pytest
 from redis.asyncio import Redis
 
 from licensing_contracts import Streams
+from support.worker import WorkerProcess
 
 from .workload import Producer
 
@@ -21,3 +26,43 @@ def streams(prefix: str) -> Streams:
 @pytest.fixture
 def producer(redis: "Redis[bytes]", streams: Streams) -> Producer:
     return Producer(redis, streams)
+
+
+async def partitions(worker: WorkerProcess) -> list[int]:
+    """What /livez says the worker owns; nothing if it does not answer."""
+    try:
+        return await asyncio.to_thread(worker.partitions)
+    except OSError:
+        return []
+
+
+async def until_shared(
+    workers: Sequence[WorkerProcess], timeout: float = 30.0
+) -> float:
+    """Wait until the workers own every partition between them, each its fair
+    share; returns the seconds it took."""
+    started = time.monotonic()
+    share = -(-PARTITIONS // len(workers))
+    while True:
+        owned = [await partitions(w) for w in workers]
+        every = sorted(p for mine in owned for p in mine)
+        if every == list(range(PARTITIONS)) and all(len(o) <= share for o in owned):
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            logs = "\n".join(w.logs_text()[-1500:] for w in workers)
+            raise AssertionError(
+                f"partitions not shared in {timeout}s: {owned}\n{logs}"
+            )
+        for worker in workers:
+            assert worker.alive(), (
+                f"{worker.name} exited:\n{worker.logs_text()[-3000:]}"
+            )
+        await asyncio.sleep(0.1)
+
+
+async def outcome_count(redis: "Redis[bytes]", streams: Streams) -> int:
+    return int(await redis.xlen(streams.outcomes))
+
+
+def logged(worker: WorkerProcess, message: str) -> list[dict]:
+    return [line for line in worker.log_lines() if line.get("message") == message]
