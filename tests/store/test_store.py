@@ -5,6 +5,7 @@ partition consumer applies them; what is checked is what the database holds
 afterwards: figures, counters, history, outbox, and the schema itself.
 """
 
+import asyncio
 import json
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import CheckConstraint, inspect, update
 from sqlalchemy.exc import IntegrityError
 
 from licensing.adapters import tables
-from licensing.adapters.store import Fenced
+from licensing.adapters.store import Fenced, OutboxRow
 from licensing.domain import Account, handle
 from licensing.domain.audit import violations
 from licensing_contracts import command_adapter
@@ -33,6 +34,8 @@ from .helpers import (
 ACME = Commands("acme")
 ALLOCATION = tables.allocations.c
 BATCH_SIZE = 100
+# Long enough for a takeover that does not wait to finish.
+TAKEOVER_WAIT = 0.5
 FOUR_ORGANIZATIONS = [("a", 20), ("b", 10), ("c", 1), ("d", 5)]
 
 
@@ -454,6 +457,23 @@ class TestFencing:
         [outcome] = await newer.apply(opened)
         assert outcome.accepted
         assert [e["command_id"] for e in await history(store)] == [opened["command_id"]]
+
+    async def test_a_takeover_waits_for_the_batch_in_hand_which_commits_whole(
+        self, store
+    ):
+        epoch = await store.take_partition(0, "older")
+        row = OutboxRow("stream", STREAMS.events, "{}")
+
+        async with store.batch(0, epoch) as batch:
+            await batch.record([], [], [row])
+            takeover = asyncio.create_task(store.take_partition(0, "newer"))
+            done, _ = await asyncio.wait({takeover}, timeout=TAKEOVER_WAIT)
+            assert not done, "the takeover did not wait for the batch in hand"
+
+        assert await takeover == epoch + 1
+        assert [r.payload for r in await store.outbox(0)] == ["{}"]
+        with pytest.raises(Fenced):
+            await Partition(store, 0, epoch).apply(ACME.open_account())
 
 
 class TestTheDatabaseGuardsTheInvariant:
