@@ -33,7 +33,9 @@ while i <= #ARGV do
   if kind == 'stream' then
     redis.call('XADD', target, 'MAXLEN', '~', ARGV[2], '*', '__data__', payload)
   elseif kind == 'reply_stream' then
-    redis.call('XADD', target, 'MAXLEN', '~', ARGV[3], '*', '__data__', payload)
+    -- A sender's reply stream is a courtesy copy: a key of another type there
+    -- must not fail the script after the outcome is already on its stream.
+    redis.pcall('XADD', target, 'MAXLEN', '~', ARGV[3], '*', '__data__', payload)
   else
     redis.call('PUBLISH', target, payload)
   end
