@@ -36,6 +36,7 @@ from ..domain.model import Level
 from . import tables as t
 
 ProcessedKey = tuple[str, str]
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 class Fenced(Exception):
@@ -128,6 +129,11 @@ class Store:
     async def published(self, partition: int, up_to: int) -> None:
         """Forget outbox rows up to an id, once they are on the streams."""
         async with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Should a crash of the database lose this delete, the rows are
+                # published again, and subscribers drop repeats by their ids:
+                # the commit need not wait for the disk.
+                await connection.execute(_ASYNC_COMMIT)
             await connection.execute(
                 delete(t.outbox).where(
                     t.outbox.c.partition == partition, t.outbox.c.id <= up_to
@@ -210,6 +216,7 @@ class Batch:
         self.max_depth = max_depth
         self.dialect = connection.dialect.name
         self.loaded_sequences: dict[str, int] = {}
+        self.staged = _nothing_staged()
 
     async def _fetch(
         self, name: str, rows: Sequence[Sequence[Any]], **params: Any
@@ -340,8 +347,11 @@ class Batch:
             accounts[row.account_id].allocations[key] = _allocation(row)
 
     async def save(self, accounts: Iterable[Account]) -> None:
-        """Write what the commands changed in these accounts; forget the changes."""
-        created, sequences = [], []
+        """Take what the commands changed in these accounts, for ``record`` to
+        write (new accounts and admin changes, which are rare, are written now);
+        forget the changes."""
+        created: list[dict[str, Any]] = []
+        sequences: list[tuple[str, int]] = []
         admins_changed: list[Account] = []
         org_rows, org_gone = [], []
         allocation_rows, allocation_gone = [], []
@@ -390,8 +400,6 @@ class Batch:
         run = self.connection.execute
         if created:
             await run(insert(t.accounts), created)
-        if sequences:
-            await self._write("sequences", sequences)
         for account in admins_changed:
             await run(
                 delete(t.account_admins).where(
@@ -405,29 +413,14 @@ class Batch:
                     for u in sorted(account.admins)
                 ],
             )
-        await self._write("organizations_gone", org_gone)
-        await self._write("organizations_upsert", org_rows)
-        await self._write("allocations_gone", allocation_gone)
-        await self._write("allocations_upsert", allocation_rows)
-        await self._write("claims_gone", claim_gone)
-        await self._write("claims_upsert", claim_rows)
-
-    async def _write(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        if self.dialect == "postgresql":
-            await self._fetch(name, rows)
-            return
-        # SQLite runs in-process: one executemany of a fixed statement is as
-        # cheap as it gets, and its deletes take the keys as one JSON document.
-        if name.endswith("_gone"):
-            await self._fetch(name, rows)
-            return
-        columns = _WRITES[name][1]
-        await self.connection.execute(
-            _statement(self.dialect, name),
-            [dict(zip(columns, row, strict=True)) for row in rows],
-        )
+        staged = self.staged
+        staged["sequences"] += sequences
+        staged["organizations_gone"] += org_gone
+        staged["organizations_upsert"] += org_rows
+        staged["allocations_gone"] += allocation_gone
+        staged["allocations_upsert"] += allocation_rows
+        staged["claims_gone"] += claim_gone
+        staged["claims_upsert"] += claim_rows
 
     async def record(
         self,
@@ -435,69 +428,100 @@ class Batch:
         events: list[dict[str, Any]],
         outbox: list[OutboxRow],
     ) -> list[OutboxRow]:
-        """Store outcomes, the event history and the outbox; returns the outbox rows
-        with their ids."""
-        if processed:
-            await self._write(
-                "processed_insert",
-                [
-                    (p["account_id"], p["command_id"], p["body_hash"], p["outcome"])
-                    for p in processed
-                ],
+        """Write what ``save`` took, the outcomes, the event history and the
+        outbox; returns the outbox rows with their ids."""
+        staged = self.staged
+        staged["processed_insert"] += [
+            (p["account_id"], p["command_id"], p["body_hash"], p["outcome"])
+            for p in processed
+        ]
+        staged["events_insert"] += [
+            (
+                e["account_id"],
+                e["sequence"],
+                e["event_id"],
+                e["type"],
+                e["product"],
+                e["payload"],
             )
-        if events:
-            await self._write(
-                "events_insert",
-                [
-                    (
-                        e["account_id"],
-                        e["sequence"],
-                        e["event_id"],
-                        e["type"],
-                        e["product"],
-                        e["payload"],
-                    )
-                    for e in events
-                ],
-            )
-        if not outbox:
-            return []
+            for e in events
+        ]
         rows = [(r.kind, r.target, r.correlation_id, r.payload) for r in outbox]
         if self.dialect == "postgresql":
-            # Ids come from the sequence in insertion order, which follows the
-            # ordinality: sorted, they line up with the rows.
-            result = await self._fetch("outbox_insert", rows, partition=self.partition)
-            ids = sorted(new_id for (new_id,) in result)
+            ids = await self._write_all(rows)
         else:
-            # The batch holds SQLite's write lock (BEGIN IMMEDIATE): nobody else
-            # can take ids between this read and the insert.
-            last = await self.connection.scalar(_statement(self.dialect, "outbox_last"))
-            ids = list(range(int(last) + 1, int(last) + 1 + len(rows)))
-            await self.connection.execute(
-                _statement(self.dialect, "outbox_insert"),
-                [
-                    {
-                        "id": new_id,
-                        "partition": self.partition,
-                        "kind": kind,
-                        "target": target,
-                        "correlation_id": correlation_id,
-                        "payload": payload,
-                    }
-                    for new_id, (kind, target, correlation_id, payload) in zip(
-                        ids, rows, strict=True
-                    )
-                ],
-            )
+            ids = await self._write_each(rows)
+        self.staged = _nothing_staged()
         return [
             OutboxRow(row.kind, row.target, row.payload, row.correlation_id, new_id)
             for row, new_id in zip(outbox, ids, strict=True)
         ]
 
+    async def _write_all(self, outbox: list[tuple[Any, ...]]) -> list[int]:
+        """PostgreSQL: every write of the batch in one statement, one round trip.
 
-# The statements of a batch, by name: for reads, the key columns (with their
-# PostgreSQL array types) and the SQL with {keys} standing for the key set; for
-# writes, the table and its columns.
+        The parts touch disjoint rows (a key is either kept or gone), so it does
+        not matter that they do not see each other's changes. Outbox ids come
+        from the sequence in insertion order, which follows the ordinality:
+        sorted, they line up with the rows.
+        """
+        params: dict[str, Any] = {"partition": self.partition}
+        for part, name in enumerate((*_GONE, *_WRITES)):
+            rows = outbox if name == "outbox_insert" else self.staged[name]
+            width = len(_GONE[name][1] if name in _GONE else _WRITES[name][1])
+            params.update(
+                {f"w{part}_{i}": [row[i] for row in rows] for i in range(width)}
+            )
+        result = await self.connection.execute(_write_all_statement(), params)
+        return sorted(new_id for (new_id,) in result)
+
+    async def _write_each(self, outbox: list[tuple[Any, ...]]) -> list[int]:
+        """SQLite runs in-process: an executemany of a fixed statement per table
+        is as cheap as it gets; deletes take their keys as one JSON document."""
+        for name, rows in self.staged.items():
+            if not rows:
+                continue
+            if name.endswith("_gone"):
+                await self._fetch(name, rows)
+                continue
+            columns = _WRITES[name][1]
+            await self.connection.execute(
+                _statement(self.dialect, name),
+                [dict(zip(columns, row, strict=True)) for row in rows],
+            )
+        if not outbox:
+            return []
+        # The batch holds SQLite's write lock (BEGIN IMMEDIATE): nobody else can
+        # take ids between this read and the insert.
+        last = int(await self.connection.scalar(_statement("sqlite", "outbox_last")))
+        ids = list(range(last + 1, last + 1 + len(outbox)))
+        await self.connection.execute(
+            _statement("sqlite", "outbox_insert"),
+            [
+                {
+                    "id": new_id,
+                    "partition": self.partition,
+                    "kind": kind,
+                    "target": target,
+                    "correlation_id": correlation_id,
+                    "payload": payload,
+                }
+                for new_id, (kind, target, correlation_id, payload) in zip(
+                    ids, outbox, strict=True
+                )
+            ],
+        )
+        return ids
+
+
+def _nothing_staged() -> dict[str, list[tuple[Any, ...]]]:
+    return {name: [] for name in (*_GONE, *_WRITES) if name != "outbox_insert"}
+
+
+# The statements of a batch, by name: for reads (and deletes), the key columns
+# with their PostgreSQL array types, and the SQL with {keys} standing for the
+# keys' relation; for writes, the table, its columns and their types, and the
+# primary key to upsert on.
 _READS: dict[str, tuple[tuple[str, ...], str]] = {
     "processed": (
         ("text", "text"),
@@ -537,21 +561,11 @@ _READS: dict[str, tuple[tuple[str, ...], str]] = {
         "FROM {keys} JOIN allocations a "
         "ON a.account_id = k.c0 AND a.level_id = k.c1",
     ),
-    "organizations_gone": (
-        ("text", "text"),
-        "DELETE FROM organizations WHERE (account_id, organization_id) IN "
-        "(SELECT c0, c1 FROM {keys})",
-    ),
-    "allocations_gone": (
-        ("text", "text", "text"),
-        "DELETE FROM allocations WHERE (account_id, level_id, product) IN "
-        "(SELECT c0, c1, c2 FROM {keys})",
-    ),
-    "claims_gone": (
-        ("text", "text", "text"),
-        "DELETE FROM claims WHERE (account_id, product, user_id) IN "
-        "(SELECT c0, c1, c2 FROM {keys})",
-    ),
+}
+_GONE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "organizations_gone": ("organizations", ("account_id", "organization_id")),
+    "allocations_gone": ("allocations", ("account_id", "level_id", "product")),
+    "claims_gone": ("claims", ("account_id", "product", "user_id")),
 }
 _WRITES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
     "sequences": ("accounts", ("account_id", "sequence"), ("text", "bigint"), ""),
@@ -594,10 +608,12 @@ _WRITES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
 }
 
 
-def _keys(dialect: str, types: Sequence[str]) -> str:
+def _keys(dialect: str, types: Sequence[str], prefix: str = "k") -> str:
     """A relation ``k`` with columns c0, c1, … holding the keys of one call."""
     if dialect == "postgresql":
-        arrays = ", ".join(f"CAST(:k{i} AS {kind}[])" for i, kind in enumerate(types))
+        arrays = ", ".join(
+            f"CAST(:{prefix}{i} AS {kind}[])" for i, kind in enumerate(types)
+        )
         names = ", ".join(f"c{i}" for i in range(len(types)))
         return f"unnest({arrays}) AS k({names})"
     columns = ", ".join(
@@ -613,6 +629,57 @@ def _key_params(rows: Sequence[Sequence[Any]], dialect: str) -> dict[str, Any]:
             f"k{i}": list(column) for i, column in enumerate(zip(*rows, strict=True))
         }
     return {"keys": json.dumps(rows)}
+
+
+def _delete_sql(dialect: str, name: str, prefix: str = "k") -> str:
+    table, columns = _GONE[name]
+    picked = ", ".join(f"c{i}" for i in range(len(columns)))
+    source = _keys(dialect, ("text",) * len(columns), prefix)
+    key = ", ".join(columns)
+    return f"DELETE FROM {table} WHERE ({key}) IN (SELECT {picked} FROM {source})"
+
+
+def _postgres_write_sql(name: str, prefix: str = "k") -> str:
+    """A write of many rows whose values travel as one array per column."""
+    table, columns, types, conflict = _WRITES[name]
+    source = _keys("postgresql", types, prefix)
+    if name == "sequences":
+        return (
+            f"UPDATE accounts AS a SET sequence = k.c1 FROM {source} "
+            "WHERE a.account_id = k.c0"
+        )
+    if name == "outbox_insert":
+        ordered = source.replace(") AS k(", ") WITH ORDINALITY AS k(").replace(
+            "c3)", "c3, n)"
+        )
+        return (
+            "INSERT INTO outbox (partition, kind, target, correlation_id, payload) "
+            f"SELECT :partition, k.c0, k.c1, k.c2, k.c3 FROM {ordered} "
+            "ORDER BY k.n RETURNING id"
+        )
+    picked = ", ".join(f"k.c{i}" for i in range(len(columns)))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picked} FROM {source}"
+    return sql + _on_conflict(columns, conflict)
+
+
+def _sqlite_write_sql(name: str) -> str:
+    """A write of one row, for executemany."""
+    table, columns, _, conflict = _WRITES[name]
+    if name == "sequences":
+        return "UPDATE accounts SET sequence = :sequence WHERE account_id = :account_id"
+    if name == "outbox_insert":
+        columns = ("id", "partition", *columns)
+    values = ", ".join(f":{c}" for c in columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+    return sql + _on_conflict(columns, conflict)
+
+
+def _on_conflict(columns: Sequence[str], conflict: str) -> str:
+    if not conflict:
+        return ""
+    keys = {c.strip() for c in conflict.split(",")}
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    return f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
 
 @cache
@@ -635,42 +702,28 @@ def _statement(dialect: str, name: str) -> TextClause:
         return text(sql + " FOR UPDATE" if dialect == "postgresql" else sql)
     if name == "outbox_last":
         return text("SELECT coalesce(max(id), 0) FROM outbox")
-    table, columns, types, conflict = _WRITES[name]
-    if dialect != "postgresql":
-        if name == "sequences":
-            return text(
-                "UPDATE accounts SET sequence = :sequence "
-                "WHERE account_id = :account_id"
-            )
+    if name in _GONE:
+        return text(_delete_sql(dialect, name))
+    if dialect == "postgresql":
+        return text(_postgres_write_sql(name))
+    return text(_sqlite_write_sql(name))
+
+
+@cache
+def _write_all_statement() -> TextClause:
+    """Every write of a batch as one PostgreSQL statement: each delete, upsert and
+    insert a data-modifying WITH part (run once, to completion, even unread),
+    and the outbox insert last, returning its ids."""
+    parts = []
+    for part, name in enumerate((*_GONE, *_WRITES)):
+        prefix = f"w{part}_"
         if name == "outbox_insert":
-            columns = ("id", "partition", *columns)
-        names = ", ".join(columns)
-        values = ", ".join(f":{c}" for c in columns)
-        sql = f"INSERT INTO {table} ({names}) VALUES ({values})"
-    elif name == "sequences":
-        return text(
-            "UPDATE accounts AS a SET sequence = k.c1 FROM "
-            f"{_keys(dialect, types)} WHERE a.account_id = k.c0"
-        )
-    elif name == "outbox_insert":
-        return text(
-            "INSERT INTO outbox (partition, kind, target, correlation_id, payload) "
-            "SELECT :partition, k.c0, k.c1, k.c2, k.c3 FROM "
-            + _keys(dialect, types).replace(
-                "AS k(c0, c1, c2, c3)", "WITH ORDINALITY AS k(c0, c1, c2, c3, n)"
-            )
-            + " ORDER BY k.n RETURNING id"
-        )
-    else:
-        names = ", ".join(columns)
-        picked = ", ".join(f"k.c{i}" for i in range(len(columns)))
-        source = _keys(dialect, types)
-        sql = f"INSERT INTO {table} ({names}) SELECT {picked} FROM {source}"
-    if conflict:
-        keys = {c.strip() for c in conflict.split(",")}
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-    return text(sql)
+            main = _postgres_write_sql(name, prefix)
+        elif name in _GONE:
+            parts.append(f"{name} AS ({_delete_sql('postgresql', name, prefix)})")
+        else:
+            parts.append(f"{name} AS ({_postgres_write_sql(name, prefix)})")
+    return text("WITH " + ", ".join(parts) + " " + main)
 
 
 def _organization(row: Any) -> Organization:

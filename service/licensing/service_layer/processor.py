@@ -144,8 +144,7 @@ class _Run:
         try:
             account, changes = handle(account, command, self.max_depth)
         except Refused as refusal:
-            # Built from values the service made itself: no validation needed.
-            return Outcome.model_construct(
+            return Outcome(
                 command_id=command.command_id,
                 account_id=command.account_id,
                 type=command.type,
@@ -153,19 +152,16 @@ class _Run:
                 reason=refusal.reason,
                 message=refusal.message,
                 details=refusal.details,
-                events=[],
             )
         assert account is not None
         self.accounts[command.account_id] = account
         event_ids = [self.publish_event(account, command, change) for change in changes]
-        return Outcome.model_construct(
+        return Outcome(
             command_id=command.command_id,
             account_id=command.account_id,
             type=command.type,
             status="accepted",
-            reason=None,
             message="accepted" if event_ids else "accepted; nothing changed",
-            details={},
             events=event_ids,
         )
 
@@ -173,9 +169,9 @@ class _Run:
         self, account: Account, command: Command, change: DomainEvent
     ) -> str:
         account.sequence += 1
-        event = Event.model_construct(
+        event = Event(
             event_id=str(uuid.uuid4()),
-            type=change.type,
+            type=change.type,  # type: ignore[arg-type]
             account_id=account.id,
             sequence=account.sequence,
             occurred_at=self.occurred_at,
