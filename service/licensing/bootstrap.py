@@ -9,6 +9,7 @@ from faststream import FastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 
 from .adapters.bus import Bus
 from .adapters.database import create_engine, is_sqlite
@@ -17,7 +18,6 @@ from .adapters.store import Store
 from .logs import logger
 from .service_layer.ownership import Worker
 from .settings import ConfigurationError, Settings, redact
-
 
 # FastStream's own log lines would duplicate ours; give it a logger that is off.
 _QUIET = logging.getLogger("licensing.faststream")
@@ -49,22 +49,32 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 
 async def ensure_schema(store: Store, settings: Settings) -> None:
     """Migrate an embedded SQLite database; refuse to run on an outdated server."""
+    where = redact(settings.database_url)
     if is_sqlite(store.engine):
         await upgrade_async(settings.database_url)
         return
     head = _head_revision()
-    async with store.engine.connect() as connection:
-        try:
+    try:
+        async with store.engine.connect() as connection:
             current = await connection.scalar(
                 text("SELECT version_num FROM alembic_version")
             )
-        except Exception:
-            current = None
+    except ProgrammingError:
+        current = None
+    except Exception as error:
+        raise ConfigurationError(
+            f"cannot use the database {where}: {_first_line(error)}"
+        ) from None
     if current != head:
         raise ConfigurationError(
-            f"the database {redact(settings.database_url)} is at schema "
-            f"{current or 'none'}, not {head}: run `licensing migrate` first"
+            f"the database {where} is at schema {current or 'none'}, not {head}: "
+            "run `licensing migrate` first"
         )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _head_revision() -> str:

@@ -22,9 +22,12 @@ app = typer.Typer(
     help="Licensing service: dedicated license pools per organization.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain tracebacks: rich ones print local variables, which may hold secrets.
+    pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+# Tables piped to a file or another program keep their columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_REJECTED = 3
 EXIT_TIMEOUT = 4
