@@ -163,15 +163,21 @@ class Producer:
     sent: list[Command] = field(default_factory=list)
 
     async def send(
-        self, commands: Iterable[Command], chunk: int = 50, pause: float = 0.0
+        self,
+        commands: Iterable[Command],
+        chunk: int = 50,
+        pause: float = 0.0,
+        until: asyncio.Event | None = None,
     ) -> None:
+        """Send in chunks, pausing between them (only until ``until`` is set)."""
         batch: list[Command] = []
         for item in commands:
             batch.append(item)
             if len(batch) == chunk:
                 await self._add(batch)
                 batch = []
-                await asyncio.sleep(pause)
+                if until is None or not until.is_set():
+                    await asyncio.sleep(pause)
         if batch:
             await self._add(batch)
 
