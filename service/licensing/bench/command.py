@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +58,9 @@ def bench(
         str, typer.Option(help="a server URL that may CREATE DATABASE")
     ] = "postgresql://postgres@127.0.0.1:5432/postgres",
     worker_log_level: Annotated[str, typer.Option()] = "INFO",
+    drain_timeout: Annotated[
+        float, typer.Option(help="seconds to wait for outstanding outcomes")
+    ] = 60.0,
     output: Annotated[
         Path | None, typer.Option(help="write the results as JSON")
     ] = None,
@@ -90,12 +94,14 @@ def bench(
             or os.environ.get("LICENSING_REDIS_URL", "redis://127.0.0.1:6379/0"),
             postgres_url=postgres_url,
             worker_log_level=worker_log_level,
+            drain_timeout=drain_timeout,
             seed=seed,
         )
     except ValueError as error:
         Console(stderr=True).print(f"[red]bench:[/red] {error}")
         raise typer.Exit(2) from None
-    console = Console()
+    # Piped to a file, rich would fold the tables to 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     results = asyncio.run(Bench(config, console).run())
     render(console, results)
     if output is not None:

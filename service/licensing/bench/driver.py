@@ -66,6 +66,8 @@ class Driver:
         self.settled: Settled | None = None
         self._reader: asyncio.Task[None] | None = None
         self._position = "0-0"
+        self.watch: Callable[[], None] = lambda: None
+        """Raises when the workers died: no outcome will come then."""
 
     async def start(self) -> None:
         last: Any = await self.redis.xrevrange(self.streams.outcomes, count=1)
@@ -126,12 +128,23 @@ class Driver:
         phase.sent += len(batch)
         await pipe.execute()
 
+    async def _arrival(self, timeout: float) -> bool:
+        """Wait for outcomes to arrive; False if none did in ``timeout`` seconds."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            self.watch()
+            if self._reader is not None and self._reader.done():
+                self._reader.result()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), 0.5)
+                return True
+        return False
+
     async def _drain(self, timeout: float) -> None:
         deadline = time.perf_counter() + timeout
         while self.pending and time.perf_counter() < deadline:
             self.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.arrived.wait(), 0.5)
+            await self._arrival(0.5)
         self.phase.missing = len(self.pending)
         self.pending.clear()
 
@@ -164,11 +177,8 @@ class Driver:
                 batch.append(sent)
             self.arrived.clear()
             await self.send(batch)
-            if self.pending:
-                try:
-                    await asyncio.wait_for(self.arrived.wait(), drain_timeout)
-                except TimeoutError:
-                    break
+            if self.pending and not await self._arrival(drain_timeout):
+                break
         await self._drain(drain_timeout)
         return phase
 
@@ -199,6 +209,7 @@ class Driver:
             times = [start + (count + k) / rate for k in range(len(batch))]
             await self.send(batch, times)
             count += len(batch)
+            self.watch()
             await asyncio.sleep(max(0.0, start + count / rate - time.perf_counter()))
         await self._drain(drain_timeout)
         return phase

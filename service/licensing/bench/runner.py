@@ -189,6 +189,7 @@ class Bench:
                 f"[dim]{kind}: workers {', '.join(map(str, workers.pids))}, "
                 f"stream prefix {prefix}[/dim]"
             )
+            driver.watch = workers.check_alive
             await driver.start()
             yield run, driver, workers
         except BaseException:
@@ -217,17 +218,21 @@ class Bench:
         gone of a timed phase, else by the outcomes received."""
         task = self.progress.add_task(description, total=total, status="")
 
+        started = time.perf_counter()
+
+        def show() -> None:
+            current = phase()
+            elapsed = time.perf_counter() - started
+            rate = current.received / elapsed if elapsed else 0.0
+            self.progress.update(
+                task,
+                completed=elapsed if by_time else current.received,
+                status=f"{current.received:,} outcomes, {rate:,.0f}/s",
+            )
+
         async def follow() -> None:
-            started = time.perf_counter()
             while True:
-                current = phase()
-                elapsed = time.perf_counter() - started
-                rate = current.received / elapsed if elapsed else 0.0
-                self.progress.update(
-                    task,
-                    completed=elapsed if by_time else current.received,
-                    status=f"{current.received:,} outcomes, {rate:,.0f}/s",
-                )
+                show()
                 await asyncio.sleep(0.25)
 
         ticker = asyncio.create_task(follow())
@@ -237,6 +242,7 @@ class Bench:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+            show()
             self.progress.update(task, completed=total)
 
     async def setup(self, driver: Driver, commands: list[Sent], what: str) -> Phase:
