@@ -88,6 +88,9 @@ class PartitionConsumer:
         self.token = settings.worker_id
         self.stopping = False
         self.pending = 0
+        # Set when a transaction failed on the link: its commit may have gone
+        # through all the same, leaving outbox rows that no one has published.
+        self.outbox_unsure = False
         self.log = {"partition": partition, "epoch": epoch}
 
     def stop(self) -> None:
@@ -148,6 +151,12 @@ class PartitionConsumer:
         self.pending = len(entries)
         results = await self._apply(decoded)
         rows = [row for result in results for row in result.outbox]
+        if self.outbox_unsure:
+            # Publish those rows first, and this batch's with them, in order:
+            # publishing only this batch's would mark the older ones as done.
+            await self._until_done(self._publish_leftovers, "publishing the outbox")
+            self.outbox_unsure = False
+            rows = []
         await self._until_done(lambda: self._deliver(rows, entries), "publishing")
         self.pending = 0
         self._report(results, started, len(entries))
@@ -180,6 +189,7 @@ class PartitionConsumer:
             except Exception as error:
                 if not is_infrastructure(error):
                     raise
+                self.outbox_unsure = True
                 self.health.database_ok = False
                 logger.warning("database unavailable: %s", error, extra=self.log)
                 if self.stopping:
@@ -220,6 +230,7 @@ class PartitionConsumer:
             except Exception as error:
                 if not is_infrastructure(error):
                     raise
+                self.outbox_unsure = True
                 await backoff.wait()
 
     async def _deliver(self, rows: list[OutboxRow], entries: list[Entry]) -> None:
