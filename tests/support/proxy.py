@@ -5,10 +5,13 @@ blocks (in ``time.sleep``, a subprocess call or a synchronous HTTP request).
 
 - ``cut()``: every open connection is reset and new ones are refused, as when
   a server restarts or a firewall rejects the link.
-- ``hold()``: connections stay open but nothing gets through either way and
-  new ones hang, as when the network drops packets silently.
-- ``restore()``: new connections are forwarded again. Connections cut or held
-  before stay dead: the client has to reconnect, as it would in real life.
+- ``hold()``: connections stay open but nothing gets through either way, and
+  new ones are accepted but get nothing either, as when a network drops
+  packets silently.
+- ``restore()``: new connections are forwarded again. Connections cut before
+  stay dead, and so, by default, do held ones (they are reset); with
+  ``drop_held=False`` held connections stay silent forever, as those of a
+  server that moved to another address would.
 """
 
 import asyncio
@@ -16,9 +19,29 @@ import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 _CHUNK = 65536
+
+
+@dataclass(eq=False)
+class _Link:
+    """One client connection and, once made, its connection to the target."""
+
+    client: asyncio.StreamWriter
+    target: asyncio.StreamWriter | None = None
+    flowing: asyncio.Event = field(default_factory=asyncio.Event)
+    dropped: bool = False
+
+    def reset(self) -> None:
+        self.dropped = True
+        self.flowing.set()  # wakes whatever waits on it, to find it dropped
+        for writer in (self.client, self.target):
+            if writer is not None:
+                _reset(writer)
 
 
 class Proxy:
@@ -28,16 +51,12 @@ class Proxy:
         self.target = (target_host, target_port)
         self.port = _free_port()
         self.state = "open"
-        self.accepted = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name=f"proxy-{self.port}", daemon=True
         )
         self._server: asyncio.Server | None = None
-        self._links: set[asyncio.StreamWriter] = set()
-        self._held: set[asyncio.Task[None]] = set()
-        self._flowing = asyncio.Event()
-        self._flowing.set()
+        self._links: set[_Link] = set()
 
     @classmethod
     def to_url(cls, url: str) -> "Proxy":
@@ -58,9 +77,10 @@ class Proxy:
         return self
 
     def close(self) -> None:
-        self._call(self._cut())
+        self._call(self._close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     def cut(self) -> None:
         """Reset every connection and refuse new ones."""
@@ -70,47 +90,47 @@ class Proxy:
         """Stop moving bytes on every connection, old and new, without closing."""
         self._call(self._hold())
 
-    def restore(self) -> None:
+    def restore(self, drop_held: bool = True) -> None:
         """Forward new connections again."""
-        self._call(self._restore())
+        self._call(self._restore(drop_held))
 
-    def _call(self, coroutine: object) -> None:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
-        future.result(10)
+    def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, "127.0.0.1", self.port, reuse_address=True
-        )
+        if self._server is None:
+            self._server = await asyncio.start_server(
+                self._accept, "127.0.0.1", self.port, reuse_address=True
+            )
 
     async def _cut(self) -> None:
         self.state = "cut"
-        self._flowing.set()
         if self._server is not None:
             self._server.close()
             self._server = None
-        self._drop_all()
+        for link in list(self._links):
+            link.reset()
 
     async def _hold(self) -> None:
         self.state = "held"
-        self._flowing.clear()
-        if self._server is None:
-            await self._listen()
+        for link in self._links:
+            link.flowing.clear()
+        await self._listen()
 
-    async def _restore(self) -> None:
-        if self.state == "held":
-            self._drop_all()
+    async def _restore(self, drop_held: bool) -> None:
+        if self.state == "held" and drop_held:
+            for link in list(self._links):
+                link.reset()
         self.state = "open"
-        self._flowing.set()
-        if self._server is None:
-            await self._listen()
+        await self._listen()
 
-    def _drop_all(self) -> None:
-        for writer in list(self._links):
-            _reset(writer)
-        self._links.clear()
-        for task in list(self._held):
-            task.cancel()
+    async def _close(self) -> None:
+        await self._cut()
+        # Reset links end their tasks on their own; cancelling would be noisier.
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
 
     async def _accept(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -118,45 +138,43 @@ class Proxy:
         if self.state == "cut":
             _reset(writer)
             return
-        if self.state == "held":
-            self._links.add(writer)
-            task = asyncio.current_task()
-            assert task is not None
-            self._held.add(task)
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.Event().wait()
-            self._held.discard(task)
-            return
+        link = _Link(writer)
+        if self.state == "open":
+            link.flowing.set()
+        self._links.add(link)
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            await link.flowing.wait()
+            if link.dropped:
+                return
+            up_reader, link.target = await asyncio.open_connection(*self.target)
+            await asyncio.gather(
+                self._pipe(reader, link.target, link),
+                self._pipe(up_reader, writer, link),
+                return_exceptions=True,
+            )
         except OSError:
-            _reset(writer)
-            return
-        self.accepted += 1
-        self._links.update((writer, up_writer))
-        await asyncio.gather(
-            self._pipe(reader, up_writer),
-            self._pipe(up_reader, writer),
-            return_exceptions=True,
-        )
-        for end in (writer, up_writer):
-            self._links.discard(end)
-            end.close()
+            link.reset()
+        finally:
+            self._links.discard(link)
+            for end in (writer, link.target):
+                if end is not None:
+                    end.close()
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link
     ) -> None:
         try:
             while data := await reader.read(_CHUNK):
                 # While held, bytes already read wait here, as on a stalled
-                # network; restore() resets held links, so they never arrive.
-                await self._flowing.wait()
-                if writer.is_closing():
+                # network; a held link that is dropped never delivers them.
+                await link.flowing.wait()
+                if link.dropped or writer.is_closing():
                     return
                 writer.write(data)
                 await writer.drain()
         finally:
-            if not writer.is_closing():
+            # A held link passes nothing on, not even the other end's leaving.
+            if link.flowing.is_set() and not writer.is_closing():
                 with contextlib.suppress(OSError, RuntimeError):
                     writer.write_eof()
 

@@ -1,0 +1,118 @@
+"""The worker's links to the database and to Redis are cut for a few seconds,
+through a proxy, while commands keep coming."""
+
+import asyncio
+import random
+
+import pytest
+
+from support.proxy import Proxy
+
+from .conftest import FAST, LEASE_SECONDS, outcome_count, until_shared
+from .history import check_history, wait_for, wait_for_outcomes
+from .workload import accounts_on, mixed
+
+pytestmark = pytest.mark.faults
+
+CUT_SECONDS = LEASE_SECONDS + 1
+"""Longer than a lease, so a cut Redis link also costs the worker its leases."""
+
+
+@pytest.fixture
+def database_link(postgres_url):
+    proxy = Proxy.to_url(postgres_url).start()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def redis_link(backing):
+    proxy = Proxy.to_url(backing.redis_url).start()
+    yield proxy
+    proxy.close()
+
+
+async def test_the_worker_rides_out_cut_links_and_nothing_is_lost_or_doubled(
+    postgres_url,
+    backing,
+    prefix,
+    redis,
+    streams,
+    producer,
+    start_worker,
+    database_link,
+    redis_link,
+):
+    worker = start_worker(
+        database_link.url(postgres_url),
+        prefix,
+        redis_url=redis_link.url(backing.redis_url),
+        **FAST,
+    )
+    await until_shared([worker])
+    assert await _status(worker, "/readyz") == 200
+    load = mixed(accounts_on(4, 2), count=3000, seed=4)
+    sending = asyncio.create_task(producer.send(load, 20, pause=0.1))
+
+    await wait_for(lambda: _outcomes(redis, streams, 500), 30, "the first outcomes")
+    database_link.cut()
+    await wait_for(lambda: _is(worker, "/readyz", 503), 5, "not ready, database cut")
+    stalled = await outcome_count(redis, streams)
+    await asyncio.sleep(CUT_SECONDS)
+    assert await outcome_count(redis, streams) - stalled <= 100  # a batch in hand
+    assert await _status(worker, "/livez") == 200
+    database_link.restore()
+    await wait_for(lambda: _is(worker, "/readyz", 200), 10, "ready, database back")
+
+    await wait_for(lambda: _outcomes(redis, streams, stalled + 300), 30, "progress")
+    redis_link.cut()
+    await wait_for(lambda: _is(worker, "/readyz", 503), 5, "not ready, Redis cut")
+    await asyncio.sleep(CUT_SECONDS)
+    redis_link.restore()
+    await wait_for(lambda: _is(worker, "/readyz", 200), 10, "ready, Redis back")
+    await wait_for(lambda: _is(worker, "/livez", 200), 10, "live, Redis back")
+
+    await sending
+    await wait_for_outcomes(
+        redis, streams, load, timeout=60, diagnose=lambda: worker.logs_text()[-3000:]
+    )
+    assert worker.alive()
+    await check_history(redis, streams, postgres_url, load)
+
+
+async def test_a_flapping_database_link_loses_no_event(
+    postgres_url, prefix, redis, streams, producer, start_worker, database_link
+):
+    """Cuts at random moments land now and then on a commit that goes through
+    while its reply is lost: the retry finds the commands done, and the events
+    that commit wrote must still be published."""
+    worker = start_worker(database_link.url(postgres_url), prefix, **FAST)
+    await until_shared([worker])
+    load = mixed(accounts_on(4, 2), count=4000, seed=6)
+    sending = asyncio.create_task(producer.send(load, 25, pause=0.05))
+    rng = random.Random(6)
+    for _ in range(15):
+        await asyncio.sleep(rng.uniform(0.3, 0.8))
+        database_link.cut()
+        await asyncio.sleep(0.3)
+        database_link.restore()
+
+    await sending
+    await wait_for_outcomes(redis, streams, load, timeout=60)
+    await check_history(redis, streams, postgres_url, load)
+
+
+async def _status(worker, path):
+    try:
+        status, _ = await asyncio.to_thread(worker.get, path)
+    except OSError:
+        return None
+    return status
+
+
+async def _is(worker, path, status):
+    return await _status(worker, path) == status
+
+
+async def _outcomes(redis, streams, count):
+    return await outcome_count(redis, streams) >= count
