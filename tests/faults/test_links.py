@@ -116,3 +116,30 @@ async def _is(worker, path, status):
 
 async def _outcomes(redis, streams, count):
     return await outcome_count(redis, streams) >= count
+
+
+async def test_after_redis_forgot_everything_the_worker_recreates_what_it_needs(
+    database_url, prefix, redis, streams, producer, start_worker
+):
+    """As after a restart of a Redis without persistence: streams, groups,
+    leases and heartbeats are gone, with the worker running."""
+    worker = start_worker(database_url, prefix, **FAST)
+    await until_shared([worker])
+    accounts = accounts_on(4, 1)
+    before = mixed(accounts, count=300, seed=7)
+    await producer.send(before, 100)
+    await wait_for_outcomes(redis, streams, before, timeout=30)
+
+    keys = [key async for key in redis.scan_iter(f"{prefix}.*")]
+    await redis.delete(*keys)
+    after = mixed(accounts, count=300, seed=8, opening=False)
+    await producer.send(after, 100)
+    await wait_for_outcomes(
+        redis, streams, after, timeout=30, diagnose=lambda: worker.logs_text()[-3000:]
+    )
+
+    await check_history(redis, streams, database_url, after, forgotten=before)
+    assert await _status(worker, "/livez") == 200
+    for stream in streams.all_commands:
+        groups = await redis.xinfo_groups(stream)
+        assert [g["name"] for g in groups] == [b"licensing"]

@@ -116,13 +116,20 @@ def release(account_id: str, user: str) -> Command:
 
 
 def mixed(
-    accounts: Sequence[str], count: int, seed: int, users: int = 12
+    accounts: Sequence[str],
+    count: int,
+    seed: int,
+    users: int = 12,
+    opening: bool = True,
 ) -> list[Command]:
-    """Open the accounts, then ``count`` commands: mostly claims and releases of a
-    few users, now and then an admin resizing a pool, and a few commands sent
-    twice (a retrying sender), all interleaved across the accounts."""
+    """Open the accounts (unless ``opening`` is off), then ``count`` commands:
+    mostly claims and releases of a few users, now and then an admin resizing a
+    pool, and a few commands sent twice (a retrying sender), all interleaved
+    across the accounts."""
     rng = random.Random(seed)
     commands = [c for account in accounts for c in open_account(account)]
+    if not opening:
+        commands = []
     sent: list[Command] = []
     for _ in range(count):
         account = rng.choice(accounts)
