@@ -98,7 +98,9 @@ class PartitionConsumer:
         self.stopping = True
 
     async def run(self) -> None:
-        await self._until_done(self._publish_leftovers, "publishing the outbox")
+        await self._until_done(
+            lambda: self._publish_leftovers(inherited=True), "publishing the outbox"
+        )
         await self._until_done(lambda: self.bus.ensure_group(self.stream), "group")
         draining = True
         while not self.stopping:
@@ -244,9 +246,16 @@ class PartitionConsumer:
             raise PartitionLost(f"lease of partition {self.partition} lost")
         await self.store.published(self.partition, rows[-1].id)
 
-    async def _publish_leftovers(self) -> None:
-        """Publish what earlier owners committed but did not publish, oldest first."""
+    async def _publish_leftovers(self, inherited: bool = False) -> None:
+        """Publish what was committed but not published yet, oldest first."""
         while rows := await self.store.outbox(self.partition):
+            if inherited:
+                # The previous owner died or lost the partition after a commit.
+                logger.warning(
+                    "publishing %d outbox rows an earlier owner left",
+                    len(rows),
+                    extra=self.log,
+                )
             await self._publish(rows)
 
     async def _until_done(self, step: Callable[[], Awaitable[None]], what: str) -> None:
