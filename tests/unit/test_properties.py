@@ -19,6 +19,7 @@ from hypothesis.stateful import (
     initialize,
     invariant,
     multiple,
+    precondition,
     rule,
 )
 
@@ -188,6 +189,11 @@ class Reference:
         if command.type in ("claim", "release") and actor.id == command.user_id:
             return True
         return actor.id in self.admins
+
+    def _verdict_open_account(self, command: Command) -> Reason | None:
+        if set(command.admins) != self.admins:
+            return Reason.ALREADY_EXISTS
+        return None
 
     def _verdict_set_purchased(self, command: Command) -> Reason | None:
         if command.quantity < self.in_use(None, command.product):
@@ -359,14 +365,35 @@ class LicensingMachine(RuleBasedStateMachine):
     levels = st.none() | organizations
 
     @initialize(
-        max_depth=st.integers(min_value=2, max_value=4),
+        target=organizations,
+        max_depth=st.integers(min_value=2, max_value=3),
         purchased=st.tuples(totals, totals),
+        tree=st.lists(
+            st.tuples(st.integers(0, 6), st.none() | quantities, products),
+            max_size=6,
+        ),
     )
-    def open_the_account(self, max_depth: int, purchased: tuple[int, int]) -> None:
+    def open_the_account(
+        self,
+        max_depth: int,
+        purchased: tuple[int, int],
+        tree: list[tuple[int, int | None, str]],
+    ) -> Any:
+        """An account with a first tree: (parent pick, dedicated, product) each."""
         self.account, _ = handle(None, open_account("ada"), max_depth=max_depth)
         self.reference = Reference(max_depth=max_depth, admins={"ada"})
         for product, quantity in zip(PRODUCTS, purchased, strict=True):
             self.send(set_purchased(quantity, product))
+        created: list[str] = []
+        for org, (pick, dedicated, product) in zip(
+            ORGANIZATION_IDS, tree, strict=False
+        ):
+            parent = created[pick] if pick < len(created) else None
+            if self.send(create(org, under=parent)):
+                created.append(org)
+            if dedicated is not None:
+                self.send(assign(org, dedicated, product))
+        return multiple(*created)
 
     # Sending commands
 
@@ -443,14 +470,40 @@ class LicensingMachine(RuleBasedStateMachine):
 
     # The commands
 
-    @rule(target=organizations, org=organization_ids, parent=levels, who=senders)
-    def create_organization(self, org: str, parent: Level, who: str) -> Any:
+    @rule(target=organizations, org=organization_ids, who=senders)
+    def create_organization(self, org: str, who: str) -> Any:
+        if self.send(create(org, by=self.sender(who))):
+            return org
+        return multiple()
+
+    @rule(target=organizations, org=organization_ids, parent=organizations, who=senders)
+    def create_sub_organization(self, org: str, parent: str, who: str) -> Any:
         if self.send(create(org, under=parent, by=self.sender(who))):
             return org
         return multiple()
 
     @rule(org=organizations, parent=levels, who=senders)
     def move_organization(self, org: str, parent: Level, who: str) -> None:
+        self.send(move(org, under=parent, by=self.sender(who)))
+
+    @precondition(lambda self: len(self.reference.parents) >= 2)
+    @rule(data=st.data(), who=senders)
+    def move_where_it_may_not_fit(self, data: st.DataObject, who: str) -> None:
+        """A subtree that is deep or uses licenses, under a deep level or one
+        with few available: the moves refused for depth or for licenses."""
+        reference = self.reference
+
+        def weight(org: str) -> tuple[int, int]:
+            used = sum(reference.in_use(o, p) for o in [org] for p in PRODUCTS)
+            height = max(reference.depth(o) for o in reference.subtree(org))
+            return -(used + height - reference.depth(org)), -reference.depth(org)
+
+        def room(org: str) -> tuple[int, int]:
+            available = min(reference.available(org, p) for p in PRODUCTS)
+            return available, -reference.depth(org)
+
+        org = data.draw(st.sampled_from(sorted(reference.parents, key=weight)))
+        parent = data.draw(st.sampled_from(sorted(reference.parents, key=room)))
         self.send(move(org, under=parent, by=self.sender(who)))
 
     @rule(org=organizations, who=senders)
@@ -460,6 +513,15 @@ class LicensingMachine(RuleBasedStateMachine):
     @rule(org=organizations, product=products, quantity=quantities, who=senders)
     def assign(self, org: str, product: str, quantity: int, who: str) -> None:
         self.send(assign(org, quantity, product, by=self.sender(who)))
+
+    @rule(org=organizations, product=products, delta=st.integers(-2, 2), who=senders)
+    def assign_near_what_is_used(
+        self, org: str, product: str, delta: int, who: str
+    ) -> None:
+        """Quantities around the boundary of below_usage."""
+        known = org in self.reference.parents
+        in_use = self.reference.in_use(org, product) if known else 0
+        self.send(assign(org, max(0, in_use + delta), product, by=self.sender(who)))
 
     @rule(org=organizations, product=products, who=senders)
     def revoke(self, org: str, product: str, who: str) -> None:
@@ -477,13 +539,19 @@ class LicensingMachine(RuleBasedStateMachine):
     def release(self, user_id: str, product: str, who: str) -> None:
         self.send(release(user_id, product, by=self.sender(who, user_id)))
 
-    @rule(user_id=role_holders, who=senders)
-    def grant_role(self, user_id: str, who: str) -> None:
-        self.send(grant_admin(user_id, by=self.sender(who)))
-
-    @rule(user_id=role_holders, who=senders)
-    def revoke_role(self, user_id: str, who: str) -> None:
-        self.send(revoke_admin(user_id, by=self.sender(who)))
+    @rule(
+        change=st.sampled_from(["grant", "revoke", "open again"]),
+        user_id=role_holders,
+        who=senders,
+    )
+    def change_roles(self, change: str, user_id: str, who: str) -> None:
+        by = self.sender(who)
+        if change == "grant":
+            self.send(grant_admin(user_id, by=by))
+        elif change == "revoke":
+            self.send(revoke_admin(user_id, by=by))
+        else:
+            self.send(open_account(*sorted({user_id, *self.reference.admins}), by=by))
 
     # What always holds
 
