@@ -1041,3 +1041,59 @@ class TestAuthorization:
         refused = refusal(account, release("dana", by=user("erin")))
         assert refused.reason is Reason.NOT_AUTHORIZED
         assert account.claims[("testops", "dana")] == "ops"
+
+
+class TestWhatTheStoreIsToldToWrite:
+    """The store writes only what ``account.changes`` names."""
+
+    @pytest.fixture
+    def account(self) -> Account:
+        account = (
+            AccountBuilder()
+            .purchased(10)
+            .organization("eng")
+            .dedicated("eng", 5)
+            .organization("web", under="eng")
+            .organization("ops")
+            .build()
+        )
+        account.changes.clear()
+        return account
+
+    def test_a_claim_names_the_claim_and_every_counter_up_to_the_funding_level(
+        self, account
+    ):
+        run(account, claim("dana", at="web"))
+
+        assert account.changes.claims == {("testops", "dana")}
+        assert account.changes.allocations == {("web", "testops"), ("eng", "testops")}
+
+    def test_a_release_names_the_claim_it_removes(self, account):
+        run(account, claim("dana", at="web"))
+        account.changes.clear()
+
+        run(account, release("dana"))
+
+        assert account.changes.claims == {("testops", "dana")}
+        assert account.changes.allocations == {("web", "testops"), ("eng", "testops")}
+
+    def test_a_move_names_the_subtree_and_both_parents(self, account):
+        run(account, move("eng", under="ops"))
+
+        assert account.changes.organizations >= {"eng", "web", "ops"}
+        assert account.changes.allocations >= {
+            ("ops", "testops"),
+            (None, "testops"),
+        }
+
+    def test_a_delete_names_the_organization_and_its_allocations(self, account):
+        run(account, delete("web"), delete("eng"))
+
+        assert account.changes.organizations >= {"eng"}
+        assert ("eng", "testops") in account.changes.allocations
+        assert ("eng", "testops") not in account.allocations
+
+    def test_a_role_change_names_the_admins(self, account):
+        run(account, grant_admin("bob"))
+
+        assert account.changes.admins
