@@ -2,7 +2,8 @@
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import pytest
 from redis.asyncio import Redis
@@ -64,5 +65,16 @@ async def outcome_count(redis: "Redis[bytes]", streams: Streams) -> int:
     return int(await redis.xlen(streams.outcomes))
 
 
-def logged(worker: WorkerProcess, message: str) -> list[dict]:
-    return [line for line in worker.log_lines() if line.get("message") == message]
+def taken_after(
+    worker: WorkerProcess, moment: datetime, wanted: Iterable[int]
+) -> float:
+    """Seconds from ``moment`` until the worker had taken every wanted partition,
+    by its own log lines (free of the delays of polling it)."""
+    times = {}
+    for line in worker.log_lines():
+        when = datetime.fromisoformat(line["time"])
+        if line["message"] == "partition taken" and when > moment:
+            times.setdefault(line["partition"], when)
+    missing = set(wanted) - set(times)
+    assert not missing, f"{worker.name} never took {missing}"
+    return max((times[p] - moment).total_seconds() for p in wanted)
