@@ -104,7 +104,8 @@ def test_a_tiny_run_writes_every_figure_as_json_and_leaves_nothing_behind(
             assert size["audited"]
             assert size["claim_latency_ms"]["count"] == 4
             assert size["release_latency_ms"]["count"] == 4
-            assert size["outcomes"] == {"accepted": 8}
+        assert found["outcomes"] == {"accepted": 16}
+        assert found["missing"] == 0
     assert asyncio.run(leftovers(backing)) == before
 
 

@@ -9,6 +9,7 @@ levels those are). Seeded claims have no events in the account's history.
 """
 
 from collections import Counter
+from dataclasses import replace
 
 from sqlalchemy import text
 
@@ -74,14 +75,15 @@ def setup_commands(run: str, account: str) -> list[Sent]:
     return found
 
 
-def probes(run: str, account: str, size: int, pairs: int) -> list[Sent]:
-    """Claims of fresh users at several depths, each released right after."""
+def probes(run: str, accounts: dict[int, str], pairs: int) -> list[Sent]:
+    """Claims of fresh users at several depths, each released right after,
+    going round the accounts; the kind names the size ("claim 1000")."""
     found = []
     for n in range(pairs):
-        user = f"probe-{size}-{n}"
-        actor = {"kind": "user", "id": user}
-        found.append(
-            command(
+        for size, account in accounts.items():
+            user = f"probe-{n}"
+            actor = {"kind": "user", "id": user}
+            claim = command(
                 f"{run}-{size}-claim-{n}",
                 "claim",
                 account,
@@ -90,9 +92,7 @@ def probes(run: str, account: str, size: int, pairs: int) -> list[Sent]:
                 product=TESTOPS,
                 user_id=user,
             )
-        )
-        found.append(
-            command(
+            release = command(
                 f"{run}-{size}-release-{n}",
                 "release",
                 account,
@@ -100,7 +100,8 @@ def probes(run: str, account: str, size: int, pairs: int) -> list[Sent]:
                 product=TESTOPS,
                 user_id=user,
             )
-        )
+            found.append(replace(claim, kind=f"claim {size}"))
+            found.append(replace(release, kind=f"release {size}"))
     return found
 
 

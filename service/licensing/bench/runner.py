@@ -345,68 +345,74 @@ class Bench:
         }
 
     async def growth_run(self, kind: str) -> dict[str, Any]:
+        """One account per size, seeded to that many claims; then claims and
+        releases sent one at a time, going round the accounts, so that whatever
+        else the machine does weighs on every size alike."""
         config = self.config
         label = f"{kind}, cost growth"
-        sizes: list[dict[str, Any]] = []
         async with self.environment(kind, config.batching[0]) as (run, driver, workers):
-            account = f"growth-{run}"
-            await self.setup(driver, growth.setup_commands(run, account), label)
-            seeder = growth.Seeder(driver_database_url(workers), account)
-            try:
-                for size in config.growth_sizes:
-                    task = self.progress.add_task(
-                        f"{label}: seeding {size:,} claims", total=None, status=""
-                    )
+            accounts = {size: f"growth-{run}-{size}" for size in config.growth_sizes}
+            setup = [
+                sent
+                for account in accounts.values()
+                for sent in growth.setup_commands(run, account)
+            ]
+            await self.setup(driver, setup, label)
+            seeded: dict[int, float] = {}
+            audited: dict[int, bool] = {}
+            for size, account in accounts.items():
+                task = self.progress.add_task(
+                    f"{label}: seeding {size:,} claims", total=None, status=""
+                )
+                seeder = growth.Seeder(driver_database_url(workers), account)
+                try:
                     started = time.perf_counter()
                     await seeder.grow_to(size)
-                    seeded = time.perf_counter() - started
+                    seeded[size] = time.perf_counter() - started
                     problems = await seeder.audit()
-                    if problems:
-                        raise RuntimeError(f"seeded counters are wrong: {problems[:5]}")
-                    self.progress.update(
-                        task, total=1, completed=1, status=f"{seeded:.1f}s"
-                    )
-                    warm = iter(growth.probes(f"{run}-warm", account, size, 10))
-                    await driver.closed_loop(
-                        "warm", functools.partial(next, warm, None), 1
-                    )
-                    probes = iter(
-                        growth.probes(run, account, size, config.growth_pairs)
-                    )
-                    async with self.tracked(
-                        f"{label}: {size:,} claims, one at a time",
-                        lambda: driver.phase,
-                        config.growth_pairs * 2,
-                    ):
-                        phase = await driver.closed_loop(
-                            "growth",
-                            functools.partial(next, probes, None),
-                            1,
-                            drain_timeout=config.drain_timeout,
-                        )
-                    sizes.append(
-                        {
-                            "existing_claims": size,
-                            "seed_seconds": round(seeded, 2),
-                            "audited": problems is not None,
-                            "claim_latency_ms": summary(
-                                phase.latencies.get("claim", [])
-                            ),
-                            "release_latency_ms": summary(
-                                phase.latencies.get("release", [])
-                            ),
-                            "outcomes": dict(phase.outcomes),
-                        }
-                    )
-            finally:
-                await seeder.close()
+                finally:
+                    await seeder.close()
+                if problems:
+                    raise RuntimeError(f"seeded counters are wrong: {problems[:5]}")
+                audited[size] = problems is not None
+                self.progress.update(
+                    task, total=1, completed=1, status=f"{seeded[size]:.1f}s"
+                )
+            warm = iter(growth.probes(f"{run}-warm", accounts, 5))
+            await driver.closed_loop("warm", functools.partial(next, warm, None), 1)
+            probes = iter(growth.probes(run, accounts, config.growth_pairs))
+            async with self.tracked(
+                f"{label}: claims and releases one at a time",
+                lambda: driver.phase,
+                config.growth_pairs * 2 * len(accounts),
+            ):
+                phase = await driver.closed_loop(
+                    "growth",
+                    functools.partial(next, probes, None),
+                    1,
+                    drain_timeout=config.drain_timeout,
+                )
+        sizes: list[dict[str, Any]] = [
+            {
+                "existing_claims": size,
+                "seed_seconds": round(seeded[size], 2),
+                "audited": audited[size],
+                "claim_latency_ms": summary(phase.latencies.get(f"claim {size}", [])),
+                "release_latency_ms": summary(
+                    phase.latencies.get(f"release {size}", [])
+                ),
+            }
+            for size in accounts
+        ]
         smallest = sizes[0]["claim_latency_ms"]["p50"] if sizes else None
         largest = sizes[-1]["claim_latency_ms"]["p50"] if sizes else None
         return {
             "database": kind,
             "seeded_with": "bulk SQL INSERT ... SELECT, counters raised in the "
-            "same transaction",
+            "same transaction; one account per size, probed in turn",
             "sizes": sizes,
+            "outcomes": dict(phase.outcomes),
+            "missing": phase.missing,
             "claim_p50_largest_vs_smallest": round(largest / smallest, 3)
             if smallest and largest
             else None,
