@@ -103,7 +103,15 @@ class Worker:
             await self._give_up(max(self.consumers))
         if len(self.consumers) < share:
             holders = await self.bus.holders(total)
-            free = [p for p in range(total) if holders[p] is None]
+            # A partition whose lease ran out while this worker was stalled
+            # may still have its old consumer here, not yet found out: taking
+            # it now would leave that consumer running beside the new one,
+            # reading with the same token. The next round retires it first.
+            free = [
+                p
+                for p in range(total)
+                if holders[p] is None and p not in self.consumers
+            ]
             # Taking waits for the previous owner's open transaction: never so
             # long that the leases this worker holds expire meanwhile.
             deadline = time.monotonic() + self.ttl_ms / 3000
