@@ -2,6 +2,7 @@
 through a proxy, while commands keep coming."""
 
 import asyncio
+import json
 import random
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from support.proxy import Proxy
 
 from .conftest import FAST, LEASE_SECONDS, outcome_count, until_shared
+from .epochs import epochs, record_epochs, stale_writes
 from .history import Published, check_history, wait_for, wait_for_outcomes
 from .workload import accounts_on, mixed
 
@@ -154,3 +156,50 @@ async def test_after_redis_forgot_everything_the_worker_recreates_what_it_needs(
     for stream in streams.all_commands:
         groups = await redis.xinfo_groups(stream)
         assert [g["name"] for g in groups] == [b"licensing"]
+
+
+async def test_a_worker_cut_off_from_redis_alone_is_fenced_out_by_its_peer(
+    postgres_url,
+    backing,
+    prefix,
+    redis,
+    streams,
+    producer,
+    start_worker,
+    redis_link,
+):
+    """Split brain: one worker keeps its database but loses Redis, so its
+    leases run out and its peer takes its partitions while it is still busy."""
+    await record_epochs(postgres_url)
+    isolated = start_worker(
+        postgres_url, prefix, redis_url=redis_link.url(backing.redis_url), **FAST
+    )
+    peer = start_worker(postgres_url, prefix, **FAST)
+    await until_shared([isolated, peer])
+    load = mixed(accounts_on(4, 2), count=4000, seed=10)
+    sending = asyncio.create_task(producer.send(load, chunk=200, pause=0.05))
+    await wait_for(lambda: _outcomes(redis, streams, 1000), 30, "a quarter of the load")
+
+    cut_off = await _partitions_of(isolated)
+    redis_link.cut()
+    await wait_for(lambda: _owns(peer, 4), 20, "the peer owning every partition")
+    await wait_for(
+        lambda: _is(isolated, "/livez", 503), 10, "the isolated one not live"
+    )
+    redis_link.restore()
+    await sending
+    await until_shared([isolated, peer])
+    await wait_for_outcomes(redis, streams, load, timeout=60)
+
+    assert cut_off
+    published = await check_history(redis, streams, postgres_url, load)
+    assert not stale_writes(await epochs(postgres_url), published.events)
+
+
+async def _partitions_of(worker):
+    status, body = await asyncio.to_thread(worker.get, "/livez")
+    return json.loads(body)["partitions"] if status == 200 else []
+
+
+async def _owns(worker, count):
+    return len(await _partitions_of(worker)) == count
