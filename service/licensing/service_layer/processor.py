@@ -60,19 +60,8 @@ class Processor:
     ) -> Applied:
         applied = Applied()
         async with self.store.batch(partition, epoch) as batch:
-            readable = [d for d in entries if d.command is not None]
-            seen = await batch.processed(
-                (d.command.account_id, d.command.command_id)
-                for d in readable
-                if d.command is not None
-            )
-            fresh = [
-                d.command
-                for d in readable
-                if d.command is not None
-                and (d.command.account_id, d.command.command_id) not in seen
-            ]
-            accounts = await batch.load(fresh)
+            readable = [d.command for d in entries if d.command is not None]
+            seen, accounts = await batch.read(readable)
             run = _Run(self, accounts, seen, applied)
             for decoded in entries:
                 run.one(decoded)
@@ -171,7 +160,7 @@ class _Run:
         account.sequence += 1
         event = Event(
             event_id=str(uuid.uuid4()),
-            type=change.type,  # type: ignore[arg-type]
+            type=change.type,
             account_id=account.id,
             sequence=account.sequence,
             occurred_at=self.occurred_at,
@@ -243,7 +232,7 @@ class _Run:
         letter = DeadLetter(
             stream=decoded.entry.stream,
             entry_id=decoded.entry.entry_id,
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
             error=error,
             command_id=decoded.command_id,
             account_id=decoded.account_id,
