@@ -93,9 +93,12 @@ def worker_app(settings: Settings) -> FastStream:
     broker = RedisBroker(settings.redis_url, logger=_QUIET)
 
     async def start() -> None:
-        store = Store(
-            create_engine(settings.database_url), max_depth=settings.max_depth
+        # Statements and open transactions end within a lease's lifetime, so a
+        # worker frozen mid-batch does not hold its successor up for longer.
+        engine = create_engine(
+            settings.database_url, statement_timeout=settings.lease_seconds * 2 / 3
         )
+        store = Store(engine, max_depth=settings.max_depth)
         await ensure_schema(store, settings)
         redis = await broker.connect()
         bus = Bus(redis, settings.stream_prefix, settings.stream_maxlen)

@@ -16,12 +16,29 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, durable commits and write-locking BEGINs."""
+def create_engine(
+    url: str, *, statement_timeout: float | None = None, **options: Any
+) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, durable commits and write-locking BEGINs.
+
+    ``statement_timeout`` (PostgreSQL) bounds how long one statement may wait on a
+    silent network, and how long a session may sit idle inside a transaction: a
+    worker frozen mid-batch then stops holding the partition's row lock, so the
+    next owner can take over.
+    """
     url = database_url(url)
     if make_url(url).get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_size", 5)
+        if statement_timeout is not None:
+            idle_ms = str(int(statement_timeout * 1000))
+            options.setdefault(
+                "connect_args",
+                {
+                    "command_timeout": statement_timeout,
+                    "server_settings": {"idle_in_transaction_session_timeout": idle_ms},
+                },
+            )
         return create_async_engine(url, **options)
 
     engine = create_async_engine(url, poolclass=NullPool, **options)
