@@ -88,8 +88,10 @@ return 0
 class Bus:
     """The Redis side of one worker."""
 
-    def __init__(self, redis: "Redis[bytes]", prefix: str, stream_maxlen: int) -> None:
-        self.redis = redis
+    def __init__(self, redis: Redis, prefix: str, stream_maxlen: int) -> None:
+        # redis-py types replies as bytes-or-str for every client; this one is
+        # never decode_responses, so replies are handled as the bytes they are.
+        self.redis: Any = redis
         self.prefix = prefix
         self.stream_maxlen = stream_maxlen
         self._publish = redis.register_script(_PUBLISH)
