@@ -36,9 +36,8 @@ async def test_a_killed_workers_partitions_move_on_with_nothing_lost_or_doubled(
     await wait_for(lambda: _outcomes(redis, streams, 1000), 30, "a quarter of the load")
 
     victims = await partitions(first)
+    in_hand = await _kill_with_entries_in_hand(first, redis, streams, victims)
     killed = datetime.now(UTC)
-    first.kill()
-    in_hand = [await _pending(redis, streams, p) for p in victims]
     await wait_for(lambda: _owns(second, 4), 20, "the peer taking over")
     took = taken_after(second, killed, victims)
     restarted = start_worker(postgres_url, prefix, **FAST)
@@ -108,6 +107,25 @@ async def _outcomes(redis, streams, count):
 
 async def _owns(worker, count):
     return len(await partitions(worker)) == count
+
+
+async def _kill_with_entries_in_hand(worker, redis, streams, victims):
+    """SIGKILL the worker at a moment it holds read but unacknowledged entries.
+
+    The worker is frozen (SIGSTOP) while its pending entries are counted, so the
+    count still holds when the kill lands; if it holds none, it runs a little
+    longer and is tried again.
+    """
+    in_hand = [0]
+    for _ in range(200):
+        worker.pause()
+        in_hand = [await _pending(redis, streams, p) for p in victims]
+        if any(in_hand):
+            break
+        worker.resume()
+        await asyncio.sleep(0.01)
+    worker.kill()
+    return in_hand
 
 
 async def _pending(redis, streams, partition):
