@@ -45,7 +45,7 @@ class Settings:
     """Command streams; fixed for a deployment."""
     max_depth: int = 8
     """How many organization levels may lie below the account."""
-    batch_size: int = 100
+    batch_size: int = 500
     """Most command entries applied in one transaction."""
     max_deliveries: int = 5
     """Failed attempts before an entry is dead-lettered as processing_failed."""

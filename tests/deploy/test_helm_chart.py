@@ -231,7 +231,7 @@ class TestWorkerDeployment:
             "LICENSING_LOG_FORMAT": "json",
             "LICENSING_LOG_LEVEL": "INFO",
             "LICENSING_LEASE_SECONDS": "15",
-            "LICENSING_BATCH_SIZE": "100",
+            "LICENSING_BATCH_SIZE": "500",
             "LICENSING_MAX_DELIVERIES": "5",
             "LICENSING_DRAIN_SECONDS": "20",
             "LICENSING_STREAM_MAXLEN": "1000000",
