@@ -114,7 +114,7 @@ def worker_app(settings: Settings) -> FastStream:
             extra={"worker_id": settings.worker_id},
         )
         logger.info(
-            "redis %s, database %s, prefix %s, %d partitions",
+            "redis %s, database %s, stream prefix %s, partitions: %d",
             redact(settings.redis_url),
             redact(settings.database_url),
             settings.stream_prefix,
