@@ -132,3 +132,28 @@ def test_the_asyncapi_document_is_served(postgres_url, prefix, start_worker):
         c["address"] for c in document["channels"].values()
     }
     assert worker.get("/nowhere")[0] == 404
+
+
+async def test_an_unreadable_entry_is_counted_and_logged_as_a_dead_letter(
+    postgres_url, prefix, redis, start_worker
+):
+    worker = start_worker(postgres_url, prefix)
+    worker.wait_owning()
+
+    await redis.xadd(f"{prefix}.commands.0", {"__data__": b"\xff not json"})
+
+    def counted() -> bool:
+        text = worker.get("/metrics")[1].decode()
+        return (
+            metric(text, "licensing_dead_letters_total", reason="invalid_command") == 1
+        )
+
+    await asyncio.to_thread(worker.wait_until, counted, 30, "dead letter counted")
+    [line] = [
+        line
+        for line in worker.log_lines()
+        if line["message"].startswith("entry dead-lettered")
+    ]
+    assert line["reason"] == "invalid_command"
+    assert "not UTF-8" in line["message"]
+    assert line["entry_id"]

@@ -278,10 +278,19 @@ class PartitionConsumer:
         metrics.batch_size.observe(size)
         duration_ms = round(elapsed * 1000, 2)
         for result in results:
-            for reason in ("invalid_command", "processing_failed"):
-                count = sum(1 for _, o in result.outcomes if o.reason == reason)
-                if count:
-                    metrics.dead_letters.labels(reason).inc(count)
+            for letter in result.dead_letters:
+                metrics.dead_letters.labels(letter.reason).inc()
+                logger.warning(
+                    "entry dead-lettered: %s",
+                    letter.error,
+                    extra={
+                        **self.log,
+                        "command_id": letter.command_id,
+                        "account_id": letter.account_id,
+                        "entry_id": letter.entry_id,
+                        "reason": letter.reason,
+                    },
+                )
             for item, outcome in result.outcomes:
                 label = outcome.reason.value if outcome.reason else "accepted"
                 metrics.commands.labels(outcome.type or "unknown", label).inc()

@@ -24,8 +24,6 @@ from ..adapters.store import OutboxRow, Store
 from ..domain import Account, DomainEvent, Refused, handle
 from .messages import Decoded, printable_fields
 
-REPLY_STREAM_MAXLEN = 10_000
-
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -44,7 +42,7 @@ class Applied:
 
     outcomes: list[tuple[Decoded, Outcome]] = field(default_factory=list)
     outbox: list[OutboxRow] = field(default_factory=list)
-    dead_letters: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
 class Processor:
@@ -243,7 +241,7 @@ class _Run:
         self.outbox.append(
             OutboxRow("stream", self.streams.dead_letters, letter.model_dump_json())
         )
-        self.applied.dead_letters += 1
+        self.applied.dead_letters.append(letter)
 
 
 def _rejected(
