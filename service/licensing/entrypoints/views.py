@@ -1,5 +1,7 @@
 """Read-only views of the store for the CLI: figure trees and history."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -12,22 +14,25 @@ from ..domain.model import Level
 from ..settings import Settings
 
 
-async def load_account(settings: Settings, account_id: str) -> Account | None:
+@asynccontextmanager
+async def _store(settings: Settings) -> AsyncIterator[Store]:
     store = Store(create_engine(settings.database_url), max_depth=settings.max_depth)
     try:
-        return await store.account(account_id)
+        yield store
     finally:
         await store.close()
+
+
+async def load_account(settings: Settings, account_id: str) -> Account | None:
+    async with _store(settings) as store:
+        return await store.account(account_id)
 
 
 async def history(
     settings: Settings, account_id: str, after: int, limit: int
 ) -> list[str]:
-    store = Store(create_engine(settings.database_url))
-    try:
+    async with _store(settings) as store:
         return await store.history(account_id, after, limit)
-    finally:
-        await store.close()
 
 
 def products(account: Account) -> list[str]:
