@@ -7,10 +7,12 @@ from typing import Any
 
 from faststream.redis.parser import BinaryMessageFormatV1
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from licensing_contracts import DATA_FIELD, MAX_ENTRY_BYTES, Command, command_adapter
 
 _DATA = DATA_FIELD.encode()
+_JSON_SPACE = b" \t\n\r"
 
 
 @dataclass
@@ -46,23 +48,27 @@ def decode(entry: Entry) -> Decoded:
     if raw is None:
         return Decoded(entry, error=f"the entry has no {DATA_FIELD} field")
 
-    body, headers = _unwrap(raw)
-    decoded = Decoded(
-        entry,
-        reply_channel=_reply_target(headers.get("reply_to")),
-        correlation_id=_text_header(headers.get("correlation_id")),
-    )
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        decoded.error = "the entry is not UTF-8 text"
-        return decoded
-    except json.JSONDecodeError as error:
-        decoded.error = f"the entry is not JSON: {error.msg} at {error.pos}"
-        return decoded
-    if not isinstance(document, dict):
-        decoded.error = "the entry is not a JSON object"
-        return decoded
+    document = _plain_object(raw)
+    if document is not None:
+        decoded = Decoded(entry)
+    else:
+        body, headers = _unwrap(raw)
+        decoded = Decoded(
+            entry,
+            reply_channel=_reply_target(headers.get("reply_to")),
+            correlation_id=_text_header(headers.get("correlation_id")),
+        )
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded.error = "the entry is not UTF-8 text"
+            return decoded
+        except json.JSONDecodeError as error:
+            decoded.error = f"the entry is not JSON: {error.msg} at {error.pos}"
+            return decoded
+        if not isinstance(document, dict):
+            decoded.error = "the entry is not a JSON object"
+            return decoded
 
     decoded.document = document
     decoded.command_id = _readable(document.get("command_id"))
@@ -77,6 +83,25 @@ def decode(entry: Entry) -> Decoded:
     except ValidationError as error:
         decoded.error = describe(error)
     return decoded
+
+
+def _plain_object(raw: bytes) -> dict[str, Any] | None:
+    """The entry's JSON object when the entry is plain JSON text, else None.
+
+    The common entry's shortcut past ``_unwrap``: it reads what ``json.loads``
+    reads, only faster. FastStream's envelopes (binary, or an object with a
+    ``data`` key) and anything unreadable give None and take the longer way,
+    which words their errors.
+    """
+    if raw.lstrip(_JSON_SPACE)[:1] != b"{":
+        return None
+    try:
+        document = from_json(raw)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or "data" in document:
+        return None
+    return document
 
 
 def _unwrap(raw: bytes) -> tuple[bytes, dict[str, Any]]:
