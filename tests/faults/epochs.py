@@ -4,7 +4,8 @@ trigger the tests add to a PostgreSQL database.
 A batch's transaction holds the lock on its partition's row from its first
 statement (the epoch check) to its commit, so the epoch a trigger reads there
 is the epoch of the owner that writes. The trigger watches the outbox, whose
-rows name their partition and carry the event's document.
+rows name their partition and carry the event's document (a batch's row
+bundles its messages as a JSON array of [kind, target, correlation id, payload]).
 """
 
 from collections import defaultdict
@@ -26,7 +27,12 @@ _INSTALL = [
     """
     CREATE FUNCTION test_stamp_epoch() RETURNS trigger AS $$
     BEGIN
-        IF NEW.target LIKE '%.events' THEN
+        IF NEW.kind = 'bundle' THEN
+            INSERT INTO test_event_epochs
+            SELECT (m ->> 3)::json ->> 'event_id', NEW.partition, p.epoch
+            FROM json_array_elements(NEW.payload::json) AS m, partitions p
+            WHERE p.partition = NEW.partition AND m ->> 1 LIKE '%.events';
+        ELSIF NEW.target LIKE '%.events' THEN
             INSERT INTO test_event_epochs
             SELECT NEW.payload::json ->> 'event_id', NEW.partition, p.epoch
             FROM partitions p WHERE p.partition = NEW.partition;

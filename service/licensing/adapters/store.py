@@ -2,7 +2,9 @@
 
 Everything a batch does happens in one transaction (``Store.batch``), which
 first proves that this worker still owns the partition (the fencing epoch), so
-a worker that lost its partition while paused cannot commit anything.
+a worker that lost its partition while paused cannot commit anything. The same
+statement forgets the outbox rows published since the last batch, so that a
+steady stream of batches costs no transaction of its own for that.
 """
 
 import json
@@ -37,6 +39,14 @@ from . import tables as t
 
 ProcessedKey = tuple[str, str]
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+_FENCE = (
+    "UPDATE partitions SET epoch = epoch "
+    "WHERE partition = :partition AND epoch = :epoch"
+)
+_FORGET = "DELETE FROM outbox WHERE partition = :partition AND id <= :published"
+# PostgreSQL: the fence and the forgetting in one round trip; the statement's
+# row count is the UPDATE's.
+_FENCE_AND_FORGET = text(f"WITH forgotten AS ({_FORGET}) {_FENCE}")
 
 
 class Fenced(Exception):
@@ -68,6 +78,10 @@ class Store:
     def __init__(self, engine: AsyncEngine, *, max_depth: int = 8) -> None:
         self.engine = engine
         self.max_depth = max_depth
+        # Per partition: outbox rows up to this id are published (``forget``)
+        # and up to that one deleted.
+        self._published: dict[int, int] = {}
+        self._forgotten: dict[int, int] = {}
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -98,33 +112,47 @@ class Store:
 
     @asynccontextmanager
     async def batch(self, partition: int, epoch: int) -> AsyncIterator["Batch"]:
-        """One transaction for a batch; it commits only if the partition is ours."""
+        """One transaction for a batch; it commits only if the partition is ours.
+        It also deletes the outbox rows ``forget`` was told about."""
+        published = self._published.get(partition, 0)
+        params = {"partition": partition, "epoch": epoch, "published": published}
         async with self.engine.begin() as connection:
-            fenced = await connection.execute(
-                update(t.partitions)
-                .where(
-                    t.partitions.c.partition == partition, t.partitions.c.epoch == epoch
-                )
-                .values(epoch=t.partitions.c.epoch)
-            )
+            if connection.dialect.name == "postgresql":
+                fenced = await connection.execute(_FENCE_AND_FORGET, params)
+            else:
+                fenced = await connection.execute(text(_FENCE), params)
+                if published > self._forgotten.get(partition, 0):
+                    await connection.execute(text(_FORGET), params)
             if fenced.rowcount != 1:
                 raise Fenced(f"partition {partition} has moved past epoch {epoch}")
             yield Batch(connection, partition, self.max_depth)
+        self._forgotten[partition] = max(self._forgotten.get(partition, 0), published)
 
-    async def outbox(self, partition: int, limit: int = 1000) -> list[OutboxRow]:
-        """What a partition committed but has not published yet, oldest first."""
+    def forget(self, partition: int, up_to: int) -> None:
+        """Outbox rows up to an id are on the streams: the next batch of the
+        partition deletes them in its own transaction."""
+        if up_to > self._published.get(partition, 0):
+            self._published[partition] = up_to
+
+    def unforgotten(self, partition: int) -> int:
+        """The id up to which published rows still wait to be deleted, or 0."""
+        published = self._published.get(partition, 0)
+        return published if published > self._forgotten.get(partition, 0) else 0
+
+    async def outbox(
+        self, partition: int, limit: int = 1000, after: int = 0
+    ) -> list[OutboxRow]:
+        """What a partition committed but has not published yet, oldest first:
+        the rows after id ``after``."""
         o = t.outbox.c
         async with self.engine.connect() as connection:
             rows = await connection.execute(
                 select(o.id, o.kind, o.target, o.payload, o.correlation_id)
-                .where(o.partition == partition)
+                .where(o.partition == partition, o.id > after)
                 .order_by(o.id)
                 .limit(limit)
             )
-            return [
-                OutboxRow(r.kind, r.target, r.payload, r.correlation_id, r.id)
-                for r in rows
-            ]
+            return [row for r in rows for row in _unbundled(r)]
 
     async def published(self, partition: int, up_to: int) -> None:
         """Forget outbox rows up to an id, once they are on the streams."""
@@ -135,10 +163,10 @@ class Store:
                 # the commit need not wait for the disk.
                 await connection.execute(_ASYNC_COMMIT)
             await connection.execute(
-                delete(t.outbox).where(
-                    t.outbox.c.partition == partition, t.outbox.c.id <= up_to
-                )
+                text(_FORGET), {"partition": partition, "published": up_to}
             )
+        self.forget(partition, up_to)
+        self._forgotten[partition] = max(self._forgotten.get(partition, 0), up_to)
 
     async def outbox_backlog(self) -> tuple[int, float]:
         """Rows waiting in the outbox, and the age in seconds of the oldest."""
@@ -502,12 +530,14 @@ class Batch:
             )
             for e in events
         ]
-        rows = [(r.kind, r.target, r.correlation_id, r.payload) for r in outbox]
+        rows = _bundled(outbox)
         if self.dialect == "postgresql":
             ids = await self._write_all(rows)
         else:
             ids = await self._write_each(rows)
         self.staged = _nothing_staged()
+        if len(ids) < len(outbox):  # one bundle: its rows share its id
+            ids = ids * len(outbox)
         return [
             OutboxRow(row.kind, row.target, row.payload, row.correlation_id, new_id)
             for row, new_id in zip(outbox, ids, strict=True)
@@ -568,6 +598,33 @@ class Batch:
             ],
         )
         return ids
+
+
+BUNDLE = "bundle"
+"""The kind of an outbox row that holds several, as a JSON array of
+[kind, target, correlation_id, payload]: a batch writes one row, not one a
+message."""
+
+
+def _bundled(outbox: Sequence[OutboxRow]) -> list[tuple[Any, ...]]:
+    if len(outbox) == 1:
+        row = outbox[0]
+        return [(row.kind, row.target, row.correlation_id, row.payload)]
+    if not outbox:
+        return []
+    messages = [[r.kind, r.target, r.correlation_id, r.payload] for r in outbox]
+    return [(BUNDLE, "", None, json.dumps(messages, separators=(",", ":")))]
+
+
+def _unbundled(row: Any) -> list[OutboxRow]:
+    if row.kind != BUNDLE:
+        return [
+            OutboxRow(row.kind, row.target, row.payload, row.correlation_id, row.id)
+        ]
+    return [
+        OutboxRow(kind, target, payload, correlation_id, row.id)
+        for kind, target, correlation_id, payload in json.loads(row.payload)
+    ]
 
 
 def _nothing_staged() -> dict[str, list[tuple[Any, ...]]]:

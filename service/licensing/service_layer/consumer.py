@@ -3,6 +3,11 @@
 Every owner of a partition reads as the same consumer name, so a new owner
 finds the entries its predecessor read but did not acknowledge in its own
 pending list and finishes them first, in stream order.
+
+Delivering a committed batch (publishing its outbox rows, acknowledging its
+entries) runs while the next batch is read and applied: batches commit in
+order, deliveries happen in the same order, one at a time, and the next
+delivery starts only when the previous one is done.
 """
 
 import asyncio
@@ -91,6 +96,9 @@ class PartitionConsumer:
         # Set when a transaction failed on the link: its commit may have gone
         # through all the same, leaving outbox rows that no one has published.
         self.outbox_unsure = False
+        # Outbox rows up to this id are on the streams.
+        self.published_up_to = 0
+        self.delivering: asyncio.Task[None] | None = None
         self.log = {"partition": partition, "epoch": epoch}
 
     def stop(self) -> None:
@@ -98,6 +106,18 @@ class PartitionConsumer:
         self.stopping = True
 
     async def run(self) -> None:
+        try:
+            await self._consume()
+            await self._delivered()
+            if self.store.unforgotten(self.partition):
+                await self._until_done(self._forget, "forgetting published rows")
+        finally:
+            if self.delivering is not None and not self.delivering.done():
+                # Ended by an error or cancelled: what was not delivered stays
+                # pending and in the outbox for the next owner.
+                self.delivering.cancel()
+
+    async def _consume(self) -> None:
         await self._until_done(
             lambda: self._publish_leftovers(inherited=True), "publishing the outbox"
         )
@@ -107,16 +127,28 @@ class PartitionConsumer:
             entries = await self._read(draining)
             if entries is None:
                 continue
-            if draining and not entries:
-                draining = False
-                continue
             if entries:
                 await self._handle(entries)
+            elif draining:
+                draining = False
+            else:
+                # Nothing came for a while: no batch will forget the rows.
+                await self._delivered()
+                if self.store.unforgotten(self.partition):
+                    await self._until_done(self._forget, "forgetting published rows")
+
+    async def _forget(self) -> None:
+        await self.store.published(
+            self.partition, self.store.unforgotten(self.partition)
+        )
 
     async def _read(self, draining: bool) -> list[Entry] | None:
         found: list[Entry] | None
         try:
             if draining:
+                # Pending entries stay pending until delivered: read them again
+                # only once the batch in delivery has been acknowledged.
+                await self._delivered()
                 found = await self.bus.read_pending(
                     self.stream, self.consumer, self.settings.batch_size
                 )
@@ -150,17 +182,36 @@ class PartitionConsumer:
     async def _handle(self, entries: list[Entry]) -> None:
         started = time.perf_counter()
         decoded = [decode(entry) for entry in entries]
-        self.pending = len(entries)
+        self.pending += len(entries)
         results = await self._apply(decoded)
         rows = [row for result in results for row in result.outbox]
+        await self._delivered()
         if self.outbox_unsure:
             # Publish those rows first, and this batch's with them, in order:
             # publishing only this batch's would mark the older ones as done.
             await self._until_done(self._publish_leftovers, "publishing the outbox")
             self.outbox_unsure = False
             rows = []
+        self.delivering = asyncio.create_task(
+            self._deliver_batch(rows, entries, results, started),
+            name=f"licensing-delivery-{self.partition}",
+        )
+
+    async def _delivered(self) -> None:
+        """Wait for the delivery in progress; its failure is this one's."""
+        if self.delivering is not None:
+            delivering, self.delivering = self.delivering, None
+            await delivering
+
+    async def _deliver_batch(
+        self,
+        rows: list[OutboxRow],
+        entries: list[Entry],
+        results: list[Applied],
+        started: float,
+    ) -> None:
         await self._until_done(lambda: self._deliver(rows, entries), "publishing")
-        self.pending = 0
+        self.pending -= len(entries)
         self._report(results, started, len(entries))
 
     async def _apply(self, decoded: list[Decoded]) -> list[Applied]:
@@ -244,11 +295,14 @@ class PartitionConsumer:
             return
         if not await self.bus.publish(self.partition, self.token, rows):
             raise PartitionLost(f"lease of partition {self.partition} lost")
-        await self.store.published(self.partition, rows[-1].id)
+        self.published_up_to = max(self.published_up_to, rows[-1].id)
+        self.store.forget(self.partition, rows[-1].id)
 
     async def _publish_leftovers(self, inherited: bool = False) -> None:
         """Publish what was committed but not published yet, oldest first."""
-        while rows := await self.store.outbox(self.partition):
+        while rows := await self.store.outbox(
+            self.partition, after=self.published_up_to
+        ):
             if inherited:
                 # The previous owner died or lost the partition after a commit.
                 logger.warning(
