@@ -5,7 +5,8 @@ A batch's transaction holds the lock on its partition's row from its first
 statement (the epoch check) to its commit, so the epoch a trigger reads there
 is the epoch of the owner that writes. The trigger watches the outbox, whose
 rows name their partition and carry the event's document (a batch's row
-bundles its messages as a JSON array of [kind, target, correlation id, payload]).
+bundles its messages, one a line: [kind, target, correlation id], a tab, the
+payload).
 """
 
 from collections import defaultdict
@@ -29,9 +30,11 @@ _INSTALL = [
     BEGIN
         IF NEW.kind = 'bundle' THEN
             INSERT INTO test_event_epochs
-            SELECT (m ->> 3)::json ->> 'event_id', NEW.partition, p.epoch
-            FROM json_array_elements(NEW.payload::json) AS m, partitions p
-            WHERE p.partition = NEW.partition AND m ->> 1 LIKE '%.events';
+            SELECT substr(m, strpos(m, E'\t') + 1)::json ->> 'event_id',
+                NEW.partition, p.epoch
+            FROM regexp_split_to_table(NEW.payload, E'\n') AS m, partitions p
+            WHERE p.partition = NEW.partition
+                AND split_part(m, E'\t', 1)::json ->> 1 LIKE '%.events';
         ELSIF NEW.target LIKE '%.events' THEN
             INSERT INTO test_event_epochs
             SELECT NEW.payload::json ->> 'event_id', NEW.partition, p.epoch

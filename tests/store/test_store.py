@@ -426,6 +426,53 @@ class TestTheOutbox:
         await store.published(0, later.outbox[-1].id)
         assert await store.outbox(0) == []
 
+    async def test_a_forgotten_row_goes_with_the_next_batch_of_its_partition(
+        self, partition, store
+    ):
+        first = await partition.batch(ACME.open_account())
+        store.forget(0, first.outbox[-1].id)
+
+        assert await store.outbox(0) == first.outbox, "kept until a batch commits"
+        later = await partition.batch(ACME.set_purchased(5))
+        assert await store.outbox(0) == later.outbox
+        assert store.unforgotten(0) == 0
+
+    async def test_unpublished_rows_after_an_id_are_the_rest(self, partition, store):
+        first = await partition.batch(ACME.open_account())
+        later = await partition.batch(ACME.set_purchased(5))
+
+        assert await store.outbox(0, after=first.outbox[-1].id) == later.outbox
+
+    @pytest.mark.parametrize(
+        "correlation_id", [None, "plain", "tab\there", "line\nbreak", '"[quoted]"']
+    )
+    async def test_a_bundle_gives_back_every_row_as_written(
+        self, store, correlation_id
+    ):
+        epoch = await store.take_partition(0, "store-tests")
+        rows = [
+            OutboxRow("stream", STREAMS.events, '{"n":1,"text":"a\\tb\\nc"}'),
+            OutboxRow("reply", "inbox.1", "{}", correlation_id),
+            OutboxRow("reply_stream", "replies", '{"n":"\u00e9\\u2028"}'),
+            OutboxRow("stream", STREAMS.outcomes, "[]"),
+        ]
+        async with store.batch(0, epoch) as batch:
+            written = await batch.record([], [], rows)
+
+        assert [(r.kind, r.target, r.payload, r.correlation_id) for r in written] == [
+            (r.kind, r.target, r.payload, r.correlation_id) for r in rows
+        ]
+        assert await store.outbox(0) == written
+
+    async def test_payloads_with_line_breaks_are_written_a_row_each(self, store):
+        epoch = await store.take_partition(0, "store-tests")
+        rows = [OutboxRow("stream", "s", "{\n}"), OutboxRow("stream", "s", "{}")]
+        async with store.batch(0, epoch) as batch:
+            written = await batch.record([], [], rows)
+
+        assert [r.payload for r in await store.outbox(0)] == ["{\n}", "{}"]
+        assert written[0].id < written[1].id
+
     async def test_each_partition_publishes_only_its_own(self, partition, store):
         other = Partition(store, 1, await store.take_partition(1, "store-tests"))
         mine = await partition.batch(ACME.open_account())

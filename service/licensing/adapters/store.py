@@ -601,19 +601,32 @@ class Batch:
 
 
 BUNDLE = "bundle"
-"""The kind of an outbox row that holds several, as a JSON array of
-[kind, target, correlation_id, payload]: a batch writes one row, not one a
-message."""
+"""The kind of an outbox row that holds several messages, one a line: a JSON
+array [kind, target, correlation_id], a tab, the payload. A batch writes one
+row, not one a message. Payloads are JSON documents as pydantic writes them:
+never a raw line break in them."""
+_PLAIN_HEADERS: dict[tuple[str, str], str] = {}
+
+
+def _header(row: OutboxRow) -> str:
+    if row.correlation_id is not None:
+        return json.dumps([row.kind, row.target, row.correlation_id])
+    key = (row.kind, row.target)
+    found = _PLAIN_HEADERS.get(key)
+    if found is None:
+        found = json.dumps([row.kind, row.target, None])
+        if row.kind == "stream":  # the service's own few streams
+            _PLAIN_HEADERS[key] = found
+    return found
 
 
 def _bundled(outbox: Sequence[OutboxRow]) -> list[tuple[Any, ...]]:
-    if len(outbox) == 1:
-        row = outbox[0]
-        return [(row.kind, row.target, row.correlation_id, row.payload)]
-    if not outbox:
-        return []
-    messages = [[r.kind, r.target, r.correlation_id, r.payload] for r in outbox]
-    return [(BUNDLE, "", None, json.dumps(messages, separators=(",", ":")))]
+    if len(outbox) <= 1 or any(
+        "\n" in row.payload for row in outbox
+    ):  # not as pydantic writes
+        return [(r.kind, r.target, r.correlation_id, r.payload) for r in outbox]
+    lines = "\n".join(f"{_header(row)}\t{row.payload}" for row in outbox)
+    return [(BUNDLE, "", None, lines)]
 
 
 def _unbundled(row: Any) -> list[OutboxRow]:
@@ -621,10 +634,12 @@ def _unbundled(row: Any) -> list[OutboxRow]:
         return [
             OutboxRow(row.kind, row.target, row.payload, row.correlation_id, row.id)
         ]
-    return [
-        OutboxRow(kind, target, payload, correlation_id, row.id)
-        for kind, target, correlation_id, payload in json.loads(row.payload)
-    ]
+    rows = []
+    for line in row.payload.split("\n"):
+        header, _, payload = line.partition("\t")
+        kind, target, correlation_id = json.loads(header)
+        rows.append(OutboxRow(kind, target, payload, correlation_id, row.id))
+    return rows
 
 
 def _nothing_staged() -> dict[str, list[tuple[Any, ...]]]:
