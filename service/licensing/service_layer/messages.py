@@ -44,6 +44,15 @@ class Decoded:
 
 def decode(entry: Entry) -> Decoded:
     """The command in an entry; never raises: errors are returned in ``error``."""
+    try:
+        return _decode(entry)
+    except Exception as error:  # an entry must never stop its partition
+        return Decoded(
+            entry, error=f"the entry cannot be read: {type(error).__name__}: {error}"
+        )
+
+
+def _decode(entry: Entry) -> Decoded:
     raw = entry.fields.get(_DATA)
     if raw is None:
         return Decoded(entry, error=f"the entry has no {DATA_FIELD} field")
@@ -65,6 +74,12 @@ def decode(entry: Entry) -> Decoded:
             return decoded
         except json.JSONDecodeError as error:
             decoded.error = f"the entry is not JSON: {error.msg} at {error.pos}"
+            return decoded
+        except RecursionError:
+            decoded.error = "the entry is not readable JSON: nested too deeply"
+            return decoded
+        except ValueError as error:  # an integer too long to read, say
+            decoded.error = f"the entry is not readable JSON: {error}"
             return decoded
         if not isinstance(document, dict):
             decoded.error = "the entry is not a JSON object"

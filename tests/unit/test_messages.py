@@ -1,6 +1,7 @@
-"""Reading an entry of plain JSON takes a shortcut past FastStream's envelope
-parser: whatever the entry holds, the shortcut reads it as the envelope path
-does, down to the error message."""
+"""Reading command entries. Plain JSON takes a shortcut past FastStream's
+envelope parser and reads whatever the entry holds as the envelope path does,
+down to the error message; what no parser can read is an error, never an
+exception."""
 
 import json
 from typing import Any
@@ -186,3 +187,21 @@ class TestAFastStreamJsonEnvelope:
             decoded.error
             == "invalid command: claim.data: Extra inputs are not permitted"
         )
+
+
+class TestEntriesNoParserCanRead:
+    """What no JSON parser reads is answered as unreadable: it never stops the
+    partition by raising."""
+
+    def test_nesting_past_the_interpreter_s_recursion_limit(self):
+        decoded = decode(entry(b"[" * 100_000 + b"]" * 100_000))
+
+        assert decoded.command is None
+        assert decoded.error == "the entry is not readable JSON: nested too deeply"
+
+    def test_an_integer_with_more_digits_than_python_converts(self):
+        decoded = decode(entry(b'{"command_id": "c", "n": ' + b"7" * 5000 + b"}"))
+
+        assert decoded.command is None
+        assert decoded.error is not None
+        assert decoded.error.startswith("the entry is not readable JSON: ")
