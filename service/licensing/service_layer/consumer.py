@@ -13,6 +13,7 @@ delivery starts only when the previous one is done.
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -331,6 +332,7 @@ class PartitionConsumer:
         elapsed = time.perf_counter() - started
         metrics.batch_size.observe(size)
         duration_ms = round(elapsed * 1000, 2)
+        counted: Counter[tuple[str, str]] = Counter()
         for result in results:
             for letter in result.dead_letters:
                 metrics.dead_letters.labels(letter.reason).inc()
@@ -347,7 +349,7 @@ class PartitionConsumer:
                 )
             for item, outcome in result.outcomes:
                 label = outcome.reason.value if outcome.reason else "accepted"
-                metrics.commands.labels(outcome.type or "unknown", label).inc()
+                counted[(outcome.type or "unknown", label)] += 1
                 metrics.command_seconds.observe(elapsed)
                 logger.info(
                     "command %s",
@@ -363,6 +365,8 @@ class PartitionConsumer:
                         "entry_id": item.entry.entry_id,
                     },
                 )
+        for (command_type, label), count in counted.items():
+            metrics.commands.labels(command_type, label).inc(count)
 
 
 def _ids(item: Decoded) -> dict[str, object]:
