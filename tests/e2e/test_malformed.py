@@ -40,6 +40,11 @@ MALFORMED = {
         "the entry is not JSON",
         ids_readable=False,
     ),
+    "nested past the recursion limit": Malformed(
+        lambda a: {"__data__": "[" * 50_000 + "]" * 50_000},
+        "the entry is not readable JSON: nested too deeply",
+        ids_readable=False,
+    ),
     "binary bytes": Malformed(
         lambda a: {"__data__": b"\xff\xfe\x00\x81licensing"},
         "the entry is not UTF-8 text",
