@@ -153,30 +153,49 @@ class Account:
 
     def chain(self, level: Level, product: str) -> Iterator[Level]:
         """The level and its ancestors up to and including its funding level."""
-        for step in self.path(level):
-            yield step
-            if self.allocation(step, product).funded:
-                return
+        return iter(self._chain(level, product))
+
+    def _chain(self, level: Level, product: str) -> list[Level]:
+        """``chain`` as a list, walked at once: the same steps, the same reads."""
+        steps = [level]
+        allocations = self.allocations
+        while True:
+            found = allocations.get((level, product))
+            if found is None:
+                found = self.allocation(level, product)
+            if found.dedicated is not None or level is None:
+                return steps
+            level = self.organization(level).parent_id
+            steps.append(level)
 
     def funding_level(self, level: Level, product: str) -> Level:
-        *_, funding = self.chain(level, product)
-        return funding
+        return self._chain(level, product)[-1]
 
     def available(self, level: Level, product: str) -> int:
-        funding = self.allocation(self.funding_level(level, product), product)
+        return self._available(self._chain(level, product)[-1], product)
+
+    def _available(self, funding_level: Level, product: str) -> int:
+        funding = self.allocations[(funding_level, product)]
         assert funding.dedicated is not None
-        return funding.dedicated - funding.in_use
+        return funding.dedicated - funding.handed - funding.drawn
 
     def figures(self, level: Level, product: str) -> LevelFigures:
-        own = self.allocation(level, product)
-        funding_level = self.funding_level(level, product)
+        self.allocation(level, product)
+        funding_level = self._chain(level, product)[-1]
+        return self._figures(level, product, funding_level)
+
+    def _figures(
+        self, level: Level, product: str, funding_level: Level
+    ) -> LevelFigures:
+        """The figures of a level whose chain was walked and ends at funding_level."""
+        own = self.allocations[(level, product)]
         pool = None if own.dedicated is None else own.dedicated - own.handed
         return LevelFigures(
             organization_id=level,
             dedicated=own.dedicated,
             pool=pool,
             assigned_users=own.drawn,
-            available=self.available(level, product),
+            available=self._available(funding_level, product),
             funding_level=funding_level,
         )
 
@@ -205,8 +224,16 @@ class Account:
 
     def _propagate(self, start: Level, product: str, handed: int, drawn: int) -> None:
         """Add to the counters of start and its ancestors up to its funding level."""
-        for step in list(self.chain(start, product)):
-            allocation = self._touch(step, product)
+        self._add(self._chain(start, product), product, handed, drawn)
+
+    def _add(self, steps: list[Level], product: str, handed: int, drawn: int) -> None:
+        """Add to the counters of a chain's steps (their allocations exist)."""
+        touched = self.changes.allocations
+        allocations = self.allocations
+        for step in steps:
+            key = (step, product)
+            touched.add(key)
+            allocation = allocations[key]
             allocation.handed += handed
             allocation.drawn += drawn
 
@@ -221,12 +248,20 @@ class Account:
         self._propagate(self.parent_of(organization_id), product, handed, drawn)
 
     def _levels(self, product: str, *starts: Level) -> list[LevelFigures]:
+        return self._listed(product, [self._chain(start, product) for start in starts])
+
+    def _listed(self, product: str, chains: list[list[Level]]) -> list[LevelFigures]:
+        """The figures of every level of the chains, each once, in chain order."""
         seen: list[Level] = []
-        for start in starts:
-            for step in self.chain(start, product):
+        found: list[LevelFigures] = []
+        for steps in chains:
+            # Every step of a chain is funded through the chain's last level.
+            funding_level = steps[-1]
+            for step in steps:
                 if step not in seen:
                     seen.append(step)
-        return [self.figures(level, product) for level in seen]
+                    found.append(self._figures(step, product, funding_level))
+        return found
 
     # Commands
 
@@ -431,8 +466,10 @@ class Account:
             if self.claims[key] == level:
                 return []
             raise refusals.AlreadyClaimed(user_id, product, self.claims[key])
-        if self.available(level, product) < 1:
-            funding = self.figures(self.funding_level(level, product), product)
+        # Claims never change which levels are funded: one walk serves it all.
+        steps = self._chain(level, product)
+        if self._available(steps[-1], product) < 1:
+            funding = self.figures(steps[-1], product)
             raise refusals.NoLicenseAvailable(
                 funding.organization_id,
                 product,
@@ -441,9 +478,9 @@ class Account:
             )
         self.claims[key] = level
         self.changes.claims.add(key)
-        self._propagate(level, product, 0, 1)
+        self._add(steps, product, 0, 1)
         change = {"kind": "claimed", "organization_id": level, "user_id": user_id}
-        levels = self._levels(product, level)
+        levels = self._listed(product, [steps])
         return [DomainEvent("license.changed", change, product, levels)]
 
     def release(self, product: str, user_id: str) -> list[DomainEvent]:
@@ -452,9 +489,10 @@ class Account:
             raise refusals.NotClaimed(user_id, product)
         level = self.claims.pop(key)
         self.changes.claims.add(key)
-        self._propagate(level, product, 0, -1)
+        steps = self._chain(level, product)
+        self._add(steps, product, 0, -1)
         change = {"kind": "released", "organization_id": level, "user_id": user_id}
-        levels = self._levels(product, level)
+        levels = self._listed(product, [steps])
         return [DomainEvent("license.changed", change, product, levels)]
 
     def grant_admin(self, user_id: str) -> list[DomainEvent]:
