@@ -877,7 +877,14 @@ def _read_all_statement() -> TextClause:
     """PostgreSQL: everything a batch reads, as rows of one shape told apart by
     ``kind``. The accounts are locked (FOR UPDATE, in id order); organizations
     are walked up from those the commands name and those their users' claims
-    sit at; allocations are read for the account and every level found."""
+    sit at; allocations are read for the account and every level found.
+
+    Every lookup is a LATERAL subquery on a table's key (``OFFSET 0`` keeps the
+    planner from flattening it into a join), so that each key costs one index
+    probe whatever the planner believes of the table's size: right after a
+    burst, statistics can still describe a table a tenth of its size, and a hash
+    join would read all of it.
+    """
     keys = _keys  # the relation of the keys in each parameter group
     return text(
         "WITH RECURSIVE "
@@ -886,17 +893,19 @@ def _read_all_statement() -> TextClause:
         "FROM accounts a WHERE a.account_id = ANY(CAST(:a0 AS text[])) "
         "ORDER BY a.account_id FOR UPDATE), "
         "claimed AS (SELECT c.account_id, c.product, c.user_id, c.level_id FROM "
-        f"{keys('postgresql', ('text',) * 3, 'c')} JOIN claims c "
-        "ON c.account_id = k.c0 AND c.product = k.c1 AND c.user_id = k.c2), "
+        f"{keys('postgresql', ('text',) * 3, 'c')} CROSS JOIN LATERAL ("
+        "SELECT * FROM claims c WHERE c.account_id = k.c0 AND c.product = k.c1 "
+        "AND c.user_id = k.c2 OFFSET 0) c), "
         f"wanted AS (SELECT k.c0, k.c1 FROM {keys('postgresql', ('text',) * 2, 'o')} "
         "UNION SELECT account_id, level_id FROM claimed WHERE level_id <> ''), "
         "found(account_id, organization_id, parent_id, name, depth, children) AS ("
         "SELECT o.account_id, o.organization_id, o.parent_id, o.name, o.depth, "
-        "o.children FROM wanted w JOIN organizations o "
-        "ON o.account_id = w.c0 AND o.organization_id = w.c1 "
+        "o.children FROM wanted w CROSS JOIN LATERAL (SELECT * FROM organizations o "
+        "WHERE o.account_id = w.c0 AND o.organization_id = w.c1 OFFSET 0) o "
         "UNION SELECT o.account_id, o.organization_id, o.parent_id, o.name, "
-        "o.depth, o.children FROM found f JOIN organizations o "
-        "ON o.account_id = f.account_id AND o.organization_id = f.parent_id), "
+        "o.depth, o.children FROM found f CROSS JOIN LATERAL (SELECT * FROM "
+        "organizations o WHERE o.account_id = f.account_id "
+        "AND o.organization_id = f.parent_id OFFSET 0) o), "
         "levels AS (SELECT account_id, '' AS level_id FROM locked "
         "UNION SELECT account_id, organization_id FROM found) "
         "SELECT 'account' AS kind, account_id, CAST(NULL AS text) AS a, "
@@ -904,15 +913,17 @@ def _read_all_statement() -> TextClause:
         "CAST(NULL AS bigint) AS n2, CAST(NULL AS bigint) AS n3, admins FROM locked "
         "UNION ALL SELECT 'processed', p.account_id, p.command_id, p.body_hash, "
         "p.outcome, NULL, NULL, NULL, NULL FROM "
-        f"{keys('postgresql', ('text',) * 2, 'p')} "
-        "JOIN processed_commands p ON p.account_id = k.c0 AND p.command_id = k.c1 "
+        f"{keys('postgresql', ('text',) * 2, 'p')} CROSS JOIN LATERAL ("
+        "SELECT * FROM processed_commands p WHERE p.account_id = k.c0 "
+        "AND p.command_id = k.c1 OFFSET 0) p "
         "UNION ALL SELECT 'claim', account_id, product, user_id, level_id, NULL, NULL, "
         "NULL, NULL FROM claimed "
         "UNION ALL SELECT 'organization', account_id, organization_id, parent_id, "
         "name, depth, children, NULL, NULL FROM found "
         "UNION ALL SELECT 'allocation', a.account_id, a.level_id, a.product, NULL, "
-        "a.dedicated, a.handed, a.drawn, NULL FROM levels l JOIN allocations a "
-        "ON a.account_id = l.account_id AND a.level_id = l.level_id"
+        "a.dedicated, a.handed, a.drawn, NULL FROM levels l CROSS JOIN LATERAL ("
+        "SELECT * FROM allocations a WHERE a.account_id = l.account_id "
+        "AND a.level_id = l.level_id OFFSET 0) a"
     )
 
 
