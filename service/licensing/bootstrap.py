@@ -98,7 +98,9 @@ def worker_app(settings: Settings) -> FastStream:
         engine = create_engine(
             settings.database_url, statement_timeout=settings.lease_seconds * 2 / 3
         )
-        store = Store(engine, max_depth=settings.max_depth)
+        store = Store(
+            engine, max_depth=settings.max_depth, cache_size=settings.account_cache
+        )
         await ensure_schema(store, settings)
         redis = await broker.connect()
         bus = Bus(redis, settings.stream_prefix, settings.stream_maxlen)

@@ -63,6 +63,9 @@ class Settings:
     """Level of the service's logger."""
     batching: bool = True
     """Apply a batch in one transaction; off applies one command per transaction."""
+    account_cache: int = 100_000
+    """PostgreSQL: claims, levels and allocations kept in memory between batches
+    (about 250 bytes each); 0 reads every batch's accounts from the database."""
     worker_id: str = field(
         default_factory=lambda: (
             f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -75,6 +78,7 @@ class Settings:
             (self.partitions >= 1, "LICENSING_PARTITIONS must be at least 1"),
             (1 <= self.max_depth <= 64, "LICENSING_MAX_DEPTH must be 1 to 64"),
             (self.batch_size >= 1, "LICENSING_BATCH_SIZE must be at least 1"),
+            (self.account_cache >= 0, "LICENSING_ACCOUNT_CACHE must be 0 or more"),
             (self.max_deliveries >= 1, "LICENSING_MAX_DELIVERIES must be at least 1"),
             (self.lease_seconds >= 1, "LICENSING_LEASE_SECONDS must be at least 1"),
             (self.drain_seconds > 0, "LICENSING_DRAIN_SECONDS must be above 0"),

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from licensing_contracts import (
+    Assign,
     Claim,
     Command,
     MoveOrganization,
@@ -36,6 +37,7 @@ from licensing_contracts import (
 from ..domain import Account, Allocation, Organization
 from ..domain.model import Level
 from . import tables as t
+from .cache import AccountCache, Cached, ClaimKey
 
 ProcessedKey = tuple[str, str]
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
@@ -75,9 +77,15 @@ def from_level(level: Level) -> str:
 class Store:
     """SQLite or PostgreSQL, through one SQLAlchemy async engine."""
 
-    def __init__(self, engine: AsyncEngine, *, max_depth: int = 8) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, max_depth: int = 8, cache_size: int = 0
+    ) -> None:
         self.engine = engine
         self.max_depth = max_depth
+        # PostgreSQL only: SQLite runs in-process, where reading is cheap.
+        self.cache = AccountCache(
+            cache_size if engine.dialect.name == "postgresql" else 0
+        )
         # Per partition: outbox rows up to this id are published (``forget``)
         # and up to that one deleted.
         self._published: dict[int, int] = {}
@@ -116,17 +124,27 @@ class Store:
         It also deletes the outbox rows ``forget`` was told about."""
         published = self._published.get(partition, 0)
         params = {"partition": partition, "epoch": epoch, "published": published}
-        async with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                fenced = await connection.execute(_FENCE_AND_FORGET, params)
-            else:
-                fenced = await connection.execute(text(_FENCE), params)
-                if published > self._forgotten.get(partition, 0):
-                    await connection.execute(text(_FORGET), params)
-            if fenced.rowcount != 1:
-                raise Fenced(f"partition {partition} has moved past epoch {epoch}")
-            yield Batch(connection, partition, self.max_depth)
+        batch: Batch | None = None
+        try:
+            async with self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    fenced = await connection.execute(_FENCE_AND_FORGET, params)
+                else:
+                    fenced = await connection.execute(text(_FENCE), params)
+                    if published > self._forgotten.get(partition, 0):
+                        await connection.execute(text(_FORGET), params)
+                if fenced.rowcount != 1:
+                    raise Fenced(f"partition {partition} has moved past epoch {epoch}")
+                batch = Batch(connection, partition, self.max_depth, self.cache)
+                yield batch
+        except BaseException:
+            # Rolled back, or its commit is unsure: what it did in memory is not
+            # what the database holds.
+            if batch is not None:
+                batch.uncache()
+            raise
         self._forgotten[partition] = max(self._forgotten.get(partition, 0), published)
+        batch.cache_committed()
 
     def forget(self, partition: int, up_to: int) -> None:
         """Outbox rows up to an id are on the streams: the next batch of the
@@ -238,13 +256,35 @@ class Batch:
     per batch, and a batch takes one round trip per statement.
     """
 
-    def __init__(self, connection: AsyncConnection, partition: int, max_depth: int):
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        partition: int,
+        max_depth: int,
+        cache: AccountCache | None = None,
+    ):
         self.connection = connection
         self.partition = partition
         self.max_depth = max_depth
         self.dialect = connection.dialect.name
+        self.cache = cache if cache is not None else AccountCache(0)
         self.loaded_sequences: dict[str, int] = {}
         self.staged = _nothing_staged()
+        # Accounts this batch read, and of those the ones it may cache once it
+        # commits, with the claim keys they know.
+        self.read_accounts: set[str] = set()
+        self.cacheable: dict[str, set[ClaimKey]] = {}
+        self.saved: list[Account] = []
+
+    def uncache(self) -> None:
+        for account_id in self.read_accounts | {a.id for a in self.saved}:
+            self.cache.pop(account_id)
+
+    def cache_committed(self) -> None:
+        for account in self.saved:
+            claims = self.cacheable.get(account.id)
+            if claims is not None:
+                self.cache.put(Cached(account, claims))
 
     async def _fetch(
         self, name: str, rows: Sequence[Sequence[Any]], **params: Any
@@ -258,62 +298,125 @@ class Batch:
         self, commands: Sequence[Command]
     ) -> tuple[dict[ProcessedKey, tuple[str, str]], dict[str, Account]]:
         """What ``processed`` and ``load`` find for these commands. On PostgreSQL
-        in one statement (one round trip instead of five); the accounts of
-        commands already processed are loaded too, which changes nothing."""
+        in one statement (one round trip instead of five), taking from the
+        account cache what it holds at the sequence the database holds; the
+        accounts of commands already processed are loaded too, which changes
+        nothing."""
+        ids = {c.account_id for c in commands}
+        self.read_accounts = ids
         if self.dialect != "postgresql" or not commands:
             known = await self.processed((c.account_id, c.command_id) for c in commands)
             fresh = [c for c in commands if (c.account_id, c.command_id) not in known]
             return known, await self.load(fresh)
 
-        named = _named_organizations(commands)
+        reshaping = {c.account_id for c in commands if not isinstance(c, _KEPT)}
+        cached: dict[str, Cached] = {}
+        for account_id in ids:
+            if account_id in reshaping:
+                self.cache.pop(account_id)
+            elif (entry := self.cache.get(account_id)) is not None:
+                cached[account_id] = entry
+        seen, accounts, stale = await self._read_postgres(commands, cached)
+        if stale:  # changed since cached: read them whole
+            for account_id in stale:
+                self.cache.pop(account_id)
+                del cached[account_id]
+            again = [c for c in commands if c.account_id in stale]
+            _, more, _ = await self._read_postgres(again, {}, processed=False)
+            accounts.update(more)
+
+        for account_id in accounts.keys() - reshaping:
+            entry = cached.get(account_id)
+            self.cacheable[account_id] = entry.claims if entry else set()
+        for c in commands:
+            if isinstance(c, Claim | Release) and c.account_id in self.cacheable:
+                self.cacheable[c.account_id].add((c.product, c.user_id))
+        if any(isinstance(c, MoveOrganization) for c in commands):
+            await self._load_subtrees(accounts, commands)
+            await self._load_allocations(accounts)
+        return seen, accounts
+
+    async def _read_postgres(
+        self,
+        commands: Sequence[Command],
+        cached: dict[str, Cached],
+        *,
+        processed: bool = True,
+    ) -> tuple[dict[ProcessedKey, tuple[str, str]], dict[str, Account], set[str]]:
+        """The read statement for what the cached accounts do not hold; returns
+        also the cached accounts whose sequence moved (stale: not loaded)."""
+
+        def unknown_claim(c: Claim | Release) -> bool:
+            entry = cached.get(c.account_id)
+            return entry is None or (c.product, c.user_id) not in entry.claims
+
+        named = {
+            (account_id, organization_id)
+            for account_id, organization_id in _named_organizations(commands)
+            if account_id not in cached
+            or organization_id not in cached[account_id].account.organizations
+        }
         claims = {
             (c.account_id, c.product, c.user_id)
             for c in commands
-            if isinstance(c, Claim | Release)
+            if isinstance(c, Claim | Release) and unknown_claim(c)
         }
+        ids = {c.account_id for c in commands}
+        keys = {(c.account_id, c.command_id) for c in commands} if processed else ()
         params = {
-            **_prefixed("p", {(c.account_id, c.command_id) for c in commands}, 2),
-            "a0": sorted({c.account_id for c in commands}),
+            **_prefixed("p", keys, 2),
+            "a0": sorted(ids),
+            "f0": sorted(ids - cached.keys()),
             **_prefixed("c", claims, 3),
             **_prefixed("o", named, 2),
         }
         seen: dict[ProcessedKey, tuple[str, str]] = {}
         accounts: dict[str, Account] = {}
+        stale: set[str] = set()
         rows = list(await self.connection.execute(_read_all_statement(), params))
         for row in rows:  # accounts first: the other rows belong to them
-            if row.kind == "account":
-                accounts[row.account_id] = Account(
+            if row.kind != "account":
+                continue
+            entry = cached.get(row.account_id)
+            if entry is None:
+                account = Account(
                     row.account_id,
                     set(row.admins or ()),
                     sequence=row.n1,
                     max_depth=self.max_depth,
                 )
-                self.loaded_sequences[row.account_id] = row.n1
+            elif entry.account.sequence == row.n1:
+                account = entry.account
+            else:
+                stale.add(row.account_id)
+                continue
+            accounts[row.account_id] = account
+            self.loaded_sequences[row.account_id] = row.n1
         for row in rows:
             kind = row.kind
             if kind == "processed":
                 seen[(row.account_id, row.a)] = (row.b, row.c)
-            elif kind == "claim":
-                accounts[row.account_id].claims[(row.a, row.b)] = to_level(row.c)
+                continue
+            owner = accounts.get(row.account_id)
+            if owner is None:  # stale
+                continue
+            if kind == "claim":
+                level = to_level(row.c)
+                owner.claims[(row.a, row.b)] = level
+                if level is not None:
+                    owner.organizations.setdefault(level, None)
             elif kind == "organization":
-                accounts[row.account_id].organizations[row.a] = Organization(
+                owner.organizations[row.a] = Organization(
                     row.a, row.b, row.c, row.n1, row.n2
                 )
             elif kind == "allocation":
-                accounts[row.account_id].allocations[(to_level(row.a), row.b)] = (
-                    Allocation(row.n1, row.n2, row.n3)
+                owner.allocations[(to_level(row.a), row.b)] = Allocation(
+                    row.n1, row.n2, row.n3
                 )
         for account_id, organization_id in named:
             if account_id in accounts:
                 accounts[account_id].organizations.setdefault(organization_id, None)
-        for account in accounts.values():
-            for level in account.claims.values():
-                if level is not None:
-                    account.organizations.setdefault(level, None)
-        if any(isinstance(c, MoveOrganization) for c in commands):
-            await self._load_subtrees(accounts, commands)
-            await self._load_allocations(accounts)
-        return seen, accounts
+        return seen, accounts, stale
 
     async def processed(
         self, keys: Iterable[ProcessedKey]
@@ -441,6 +544,8 @@ class Batch:
         allocation_rows, allocation_gone = [], []
         claim_rows: list[tuple[str, str, str, str]] = []
         claim_gone: list[tuple[str, str, str]] = []
+        accounts = list(accounts)
+        self.saved = accounts
         for account in accounts:
             changes = account.changes
             if changes.opened:
@@ -640,6 +745,11 @@ def _unbundled(row: Any) -> list[OutboxRow]:
         kind, target, correlation_id = json.loads(header)
         rows.append(OutboxRow(kind, target, payload, correlation_id, row.id))
     return rows
+
+
+_KEPT = (Claim, Release, Assign)
+"""Commands after which an account may stay cached: they change claims and
+counters of levels the batch read, never the tree or the admins."""
 
 
 def _nothing_staged() -> dict[str, list[tuple[Any, ...]]]:
@@ -877,7 +987,8 @@ def _read_all_statement() -> TextClause:
     """PostgreSQL: everything a batch reads, as rows of one shape told apart by
     ``kind``. The accounts are locked (FOR UPDATE, in id order); organizations
     are walked up from those the commands name and those their users' claims
-    sit at; allocations are read for the account and every level found.
+    sit at; allocations are read for every level found, and for the account
+    level of the accounts in ``f0`` (those not cached).
 
     Every lookup is a LATERAL subquery on a table's key (``OFFSET 0`` keeps the
     planner from flattening it into a join), so that each key costs one index
@@ -907,6 +1018,7 @@ def _read_all_statement() -> TextClause:
         "organizations o WHERE o.account_id = f.account_id "
         "AND o.organization_id = f.parent_id OFFSET 0) o), "
         "levels AS (SELECT account_id, '' AS level_id FROM locked "
+        "WHERE account_id = ANY(CAST(:f0 AS text[])) "
         "UNION SELECT account_id, organization_id FROM found) "
         "SELECT 'account' AS kind, account_id, CAST(NULL AS text) AS a, "
         "CAST(NULL AS text) AS b, CAST(NULL AS text) AS c, sequence AS n1, "

@@ -144,6 +144,12 @@ class Workers:
             )
             log.close()
 
+    def restart(self) -> None:
+        """Stop the workers and start new ones, as a deployment would."""
+        self.stop()
+        self.processes.clear()
+        self.start()
+
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes]

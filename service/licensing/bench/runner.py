@@ -378,6 +378,10 @@ class Bench:
                 self.progress.update(
                     task, total=1, completed=1, status=f"{seeded[size]:.1f}s"
                 )
+            # The seeded rows did not come through the workers: new ones, as
+            # after a deployment, hold nothing in memory from before them.
+            workers.restart()
+            await workers.wait_ready(driver.redis, f"bench-{run}", config.partitions)
             warm = iter(growth.probes(f"{run}-warm", accounts, 5))
             await driver.closed_loop("warm", functools.partial(next, warm, None), 1)
             probes = iter(growth.probes(run, accounts, config.growth_pairs))
