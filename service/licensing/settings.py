@@ -65,7 +65,7 @@ class Settings:
     """Apply a batch in one transaction; off applies one command per transaction."""
     account_cache: int = 100_000
     """PostgreSQL: claims, levels and allocations kept in memory between batches
-    (about 250 bytes each); 0 reads every batch's accounts from the database."""
+    (about 300 bytes each); 0 reads every batch's accounts from the database."""
     worker_id: str = field(
         default_factory=lambda: (
             f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

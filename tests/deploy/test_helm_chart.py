@@ -232,6 +232,7 @@ class TestWorkerDeployment:
             "LICENSING_LOG_LEVEL": "INFO",
             "LICENSING_LEASE_SECONDS": "15",
             "LICENSING_BATCH_SIZE": "500",
+            "LICENSING_ACCOUNT_CACHE": "100000",
             "LICENSING_MAX_DELIVERIES": "5",
             "LICENSING_DRAIN_SECONDS": "20",
             "LICENSING_STREAM_MAXLEN": "1000000",

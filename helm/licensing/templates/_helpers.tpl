@@ -158,6 +158,7 @@ LICENSING_LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 LICENSING_LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 LICENSING_LEASE_SECONDS: {{ .Values.config.leaseSeconds | int | quote }}
 LICENSING_BATCH_SIZE: {{ .Values.config.batchSize | int | quote }}
+LICENSING_ACCOUNT_CACHE: {{ .Values.config.accountCache | int64 | quote }}
 LICENSING_MAX_DELIVERIES: {{ .Values.config.maxDeliveries | int | quote }}
 LICENSING_DRAIN_SECONDS: {{ .Values.config.drainSeconds | int | quote }}
 LICENSING_STREAM_MAXLEN: {{ .Values.config.streamMaxlen | int64 | quote }}
