@@ -6,7 +6,7 @@ takes effect with its events, outcomes and outbox rows, or none does.
 
 import hashlib
 import json
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,16 @@ from .messages import Decoded, printable_fields
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` gives, for
+    less than half its cost: the same random bytes, version and variant bits."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
@@ -171,7 +181,7 @@ class _Run:
     ) -> str:
         account.sequence += 1
         event = Event(
-            event_id=str(uuid.uuid4()),
+            event_id=new_event_id(),
             type=change.type,
             account_id=account.id,
             sequence=account.sequence,
