@@ -27,7 +27,14 @@ _PUBLISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
-local i = 4
+local acks = tonumber(ARGV[4])
+local i = 5
+while i < 5 + acks do
+  local last = math.min(i + 499, 4 + acks)
+  redis.call('XACK', KEYS[2], ARGV[5 + acks], unpack(ARGV, i, last))
+  i = last + 1
+end
+i = 6 + acks
 while i <= #ARGV do
   local kind, target, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if kind == 'stream' then
@@ -204,10 +211,17 @@ class Bus:
     # Publishing
 
     async def publish(
-        self, partition: int, token: str, rows: Sequence[OutboxRow]
+        self,
+        partition: int,
+        token: str,
+        rows: Sequence[OutboxRow],
+        stream: str = "",
+        acknowledged: Sequence[str] = (),
     ) -> bool:
-        """Publish outbox rows in order if this worker still holds the partition."""
+        """Publish outbox rows in order if this worker still holds the partition,
+        and acknowledge entries of its command stream in the same step."""
         args: list[Any] = [token, self.stream_maxlen, REPLY_STREAM_MAXLEN]
+        args += [len(acknowledged), *acknowledged, GROUP]
         for row in rows:
             payload: str | bytes = row.payload
             if row.kind == "reply":
@@ -218,7 +232,12 @@ class Bus:
                     correlation_id=row.correlation_id or "",
                 )
             args.extend([row.kind, row.target, payload])
-        done = await self._publish(keys=[self.lease_key(partition)], args=args)
+        keys = (
+            [self.lease_key(partition), stream]
+            if acknowledged
+            else [self.lease_key(partition)]
+        )
+        done = await self._publish(keys=keys, args=args)
         return bool(done)
 
 

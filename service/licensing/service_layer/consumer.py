@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -288,13 +288,22 @@ class PartitionConsumer:
                 await backoff.wait()
 
     async def _deliver(self, rows: list[OutboxRow], entries: list[Entry]) -> None:
-        await self._publish(rows)
-        await self.bus.ack(self.stream, [entry.entry_id for entry in entries])
+        ids = [entry.entry_id for entry in entries]
+        if rows:
+            await self._publish(rows, acknowledged=ids)
+        else:
+            await self.bus.ack(self.stream, ids)
 
-    async def _publish(self, rows: list[OutboxRow]) -> None:
+    async def _publish(
+        self, rows: list[OutboxRow], acknowledged: Sequence[str] = ()
+    ) -> None:
+        """Publish rows (and acknowledge entries with them) while the lease holds."""
         if not rows:
             return
-        if not await self.bus.publish(self.partition, self.token, rows):
+        published = await self.bus.publish(
+            self.partition, self.token, rows, self.stream, acknowledged
+        )
+        if not published:
             raise PartitionLost(f"lease of partition {self.partition} lost")
         self.published_up_to = max(self.published_up_to, rows[-1].id)
         self.store.forget(self.partition, rows[-1].id)
