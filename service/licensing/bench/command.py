@@ -25,7 +25,7 @@ def bench(
     warmup: Annotated[float, typer.Option(help="seconds of unmeasured load")] = 3.0,
     in_flight: Annotated[
         int, typer.Option(help="closed loop: commands outstanding")
-    ] = 256,
+    ] = 1000,
     rate: Annotated[float, typer.Option(help="open loop: commands per second")] = 1000,
     accounts: Annotated[int, typer.Option()] = 100,
     organizations: Annotated[
@@ -37,7 +37,10 @@ def bench(
     ] = "claim=45,release=45,assign=10",
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
     partitions: Annotated[int, typer.Option()] = 1,
-    batch_size: Annotated[int, typer.Option(help="LICENSING_BATCH_SIZE")] = 100,
+    batch_size: Annotated[int, typer.Option(help="LICENSING_BATCH_SIZE")] = 500,
+    account_cache: Annotated[
+        int, typer.Option(help="LICENSING_ACCOUNT_CACHE; 0 turns the cache off")
+    ] = 100_000,
     batching: Annotated[
         bool,
         typer.Option(help="--no-batching: one transaction per command"),
@@ -87,6 +90,7 @@ def bench(
             workers=workers,
             partitions=partitions,
             batch_size=batch_size,
+            account_cache=account_cache,
             batching=(True, False) if compare_batching else (batching,),
             growth_sizes=_sizes(growth_sizes),
             growth_pairs=growth_pairs,

@@ -25,6 +25,7 @@ from rich.progress import (
 
 from licensing_contracts import Streams
 
+from ..settings import Settings
 from . import growth, report
 from .driver import Driver, Phase, summary
 from .environment import Database, Usage, Workers, forget_prefix
@@ -41,7 +42,7 @@ class BenchConfig:
     scenarios: tuple[str, ...] = SCENARIOS
     duration: float = 20.0
     warmup: float = 3.0
-    in_flight: int = 256
+    in_flight: int = 1000
     rate: float = 1000.0
     accounts: int = 100
     tree: Tree = field(default_factory=Tree)
@@ -51,7 +52,8 @@ class BenchConfig:
     )
     workers: int = 1
     partitions: int = 1
-    batch_size: int = 100
+    batch_size: int = Settings().batch_size
+    account_cache: int = Settings().account_cache
     batching: tuple[bool, ...] = (True,)
     growth_sizes: tuple[int, ...] = (1_000, 100_000, 1_000_000)
     growth_pairs: int = 200
@@ -174,6 +176,7 @@ class Bench:
             "LICENSING_STREAM_PREFIX": prefix,
             "LICENSING_PARTITIONS": str(config.partitions),
             "LICENSING_BATCH_SIZE": str(config.batch_size),
+            "LICENSING_ACCOUNT_CACHE": str(config.account_cache),
             "LICENSING_BATCHING": "true" if batching else "false",
             "LICENSING_HTTP_PORT": "0",
             "LICENSING_LOG_FORMAT": "json",
@@ -334,6 +337,7 @@ class Bench:
             "workers": config.workers,
             "partitions": config.partitions,
             "batch_size": config.batch_size,
+            "account_cache": config.account_cache,
             "setup": {
                 "accounts": config.accounts,
                 "levels_per_account": len(config.tree.levels()),
