@@ -31,6 +31,9 @@ from .messages import Decoded, Entry, decode
 from .processor import Applied, Processor
 
 READ_BLOCK_MS = 200
+FORGET_AFTER_SECONDS = 1.0
+"""Published outbox rows wait this long for a batch to delete them; then, with
+the stream quiet, a transaction of their own does."""
 INFRASTRUCTURE_ERRORS = (
     OperationalError,
     InterfaceError,
@@ -124,16 +127,18 @@ class PartitionConsumer:
         )
         await self._until_done(lambda: self.bus.ensure_group(self.stream), "group")
         draining = True
+        last_batch = time.monotonic()
         while not self.stopping:
             entries = await self._read(draining)
             if entries is None:
                 continue
             if entries:
                 await self._handle(entries)
+                last_batch = time.monotonic()
             elif draining:
                 draining = False
-            else:
-                # Nothing came for a while: no batch will forget the rows.
+            elif time.monotonic() - last_batch >= FORGET_AFTER_SECONDS:
+                # Quiet for a while: no batch will come to forget the rows.
                 await self._delivered()
                 if self.store.unforgotten(self.partition):
                     await self._until_done(self._forget, "forgetting published rows")
