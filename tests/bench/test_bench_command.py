@@ -30,6 +30,7 @@ SCENARIO = {
     "latency_ms_by_type",
     "outcomes",
     "worker",
+    "machine",
 }
 
 
@@ -96,6 +97,8 @@ def test_a_tiny_run_writes_every_figure_as_json_and_leaves_nothing_behind(
             assert scenario["missing"] == 0
             assert scenario["worker"]["cpu_seconds"] >= 0
             assert scenario["worker"]["peak_rss_bytes"] > 0
+            machine = scenario["machine"]
+            assert 0 <= machine["steal_percent"] <= machine["busy_percent"] <= 100
     for ratio in results["batching_ratios"]:
         assert ratio["scenarios"]["closed"]["ratio"] > 0
     for found in results["growth"]:

@@ -100,6 +100,34 @@ class Usage:
     peak_rss_bytes: int | None
 
 
+def machine_ticks() -> tuple[int, int, int] | None:
+    """(all, idle, stolen) CPU ticks of the whole machine since boot, from
+    /proc/stat; None where there is none. Stolen time is what a hypervisor gave
+    other guests while this one had work to run."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (FileNotFoundError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice]
+    idle = fields[3] + fields[4]
+    steal = fields[7] if len(fields) > 7 else 0
+    return sum(fields[:8]), idle, steal
+
+
+def machine_share(
+    before: tuple[int, int, int] | None, after: tuple[int, int, int] | None
+) -> dict[str, float] | None:
+    """Percent of the machine's CPU time that was busy and that was stolen."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    total = after[0] - before[0]
+    return {
+        "busy_percent": round(100 * (total - (after[1] - before[1])) / total, 1),
+        "steal_percent": round(100 * (after[2] - before[2]) / total, 1),
+    }
+
+
 def usage(pid: int) -> Usage:
     """From /proc on Linux (VmHWM is the peak RSS); psutil elsewhere."""
     try:

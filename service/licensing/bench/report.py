@@ -94,6 +94,7 @@ def load_table(results: dict[str, Any]) -> Table:
         "max",
         "worker CPU s",
         "peak RSS MB",
+        "steal %",
         "not accepted",
     ):
         table.add_column(
@@ -125,9 +126,14 @@ def load_table(results: dict[str, Any]) -> Table:
                 _ms(latency["max"]),
                 f"{scenario['worker']['cpu_seconds']:.1f}",
                 _mb(scenario["worker"]["peak_rss_bytes"]),
+                _steal(scenario.get("machine")),
                 ", ".join(f"{k} {v}" for k, v in sorted(refused.items())) or "-",
             )
     return table
+
+
+def _steal(machine: dict[str, float] | None) -> str:
+    return "-" if machine is None else f"{machine['steal_percent']:.0f}"
 
 
 def growth_table(results: dict[str, Any]) -> Table:

@@ -28,7 +28,14 @@ from licensing_contracts import Streams
 from ..settings import Settings
 from . import growth, report
 from .driver import Driver, Phase, summary
-from .environment import Database, Usage, Workers, forget_prefix
+from .environment import (
+    Database,
+    Usage,
+    Workers,
+    forget_prefix,
+    machine_share,
+    machine_ticks,
+)
 from .workload import Mix, Sent, Tree, setup_commands
 
 SCENARIOS = ("closed", "open", "growth")
@@ -297,6 +304,7 @@ class Bench:
             results: dict[str, Any] = {}
             for scenario in scenarios:
                 before = workers.usage()
+                ticks = machine_ticks()
                 if scenario == "closed":
                     async with self.tracked(
                         f"{label}: closed loop, {config.in_flight} in flight",
@@ -330,6 +338,7 @@ class Bench:
                         )
                     figures = {"offered_rate": config.rate, **phase_figures(phase)}
                 figures["worker"] = worker_usage(before, workers.usage())
+                figures["machine"] = machine_share(ticks, machine_ticks())
                 results[scenario] = figures
         return {
             "database": kind,
