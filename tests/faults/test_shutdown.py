@@ -31,7 +31,8 @@ async def test_sigterm_hands_everything_over_at_once_and_exits_cleanly(
     second = start_worker(postgres_url, prefix, **SETTINGS)
     await until_shared([first, second])
     load = mixed(accounts_on(4, 2), count=4000, seed=9)
-    sending = asyncio.create_task(producer.send(load, chunk=200, pause=0.05))
+    # Offered faster than two workers apply, so that a backlog is waiting.
+    sending = asyncio.create_task(producer.send(load, chunk=400, pause=0.02))
     await wait_for(lambda: _outcomes(redis, streams, 1000), 30, "a quarter of the load")
 
     handed = await partitions(first)
