@@ -8,7 +8,8 @@ steady stream of batches costs no transaction of its own for that.
 """
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -364,11 +365,11 @@ class Batch:
         ids = {c.account_id for c in commands}
         keys = {(c.account_id, c.command_id) for c in commands} if processed else ()
         params = {
-            **_prefixed("p", keys, 2),
+            **_as_text(
+                {"p": (list(keys), 2), "c": (list(claims), 3), "o": (list(named), 2)}
+            ),
             "a0": sorted(ids),
             "f0": sorted(ids - cached.keys()),
-            **_prefixed("c", claims, 3),
-            **_prefixed("o", named, 2),
         }
         seen: dict[ProcessedKey, tuple[str, str]] = {}
         accounts: dict[str, Account] = {}
@@ -656,13 +657,12 @@ class Batch:
         from the sequence in insertion order, which follows the ordinality:
         sorted, they line up with the rows.
         """
-        params: dict[str, Any] = {"partition": self.partition}
+        groups = {}
         for part, name in enumerate((*_GONE, *_WRITES)):
             rows = outbox if name == "outbox_insert" else self.staged[name]
             width = len(_GONE[name][1] if name in _GONE else _WRITES[name][1])
-            params.update(
-                {f"w{part}_{i}": [row[i] for row in rows] for i in range(width)}
-            )
+            groups[f"w{part}_"] = (rows, width)
+        params = {"partition": self.partition, **_as_text(groups)}
         result = await self.connection.execute(_write_all_statement(), params)
         return sorted(new_id for (new_id,) in result)
 
@@ -848,9 +848,10 @@ _WRITES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
 
 def _keys(dialect: str, types: Sequence[str], prefix: str = "k") -> str:
     """A relation ``k`` with columns c0, c1, … holding the keys of one call."""
-    if dialect == "postgresql":
+    if dialect == "postgresql":  # each column one text: see _as_text
         arrays = ", ".join(
-            f"CAST(:{prefix}{i} AS {kind}[])" for i, kind in enumerate(types)
+            f"CAST((string_to_array(:{prefix}{i}, :sep, :null))[2:] AS {kind}[])"
+            for i, kind in enumerate(types)
         )
         names = ", ".join(f"c{i}" for i in range(len(types)))
         return f"unnest({arrays}) AS k({names})"
@@ -861,12 +862,55 @@ def _keys(dialect: str, types: Sequence[str], prefix: str = "k") -> str:
 
 
 def _key_params(rows: Sequence[Sequence[Any]], dialect: str) -> dict[str, Any]:
-    """The keys of one call (never none): a list per column, or one JSON array."""
+    """The keys of one call (never none): a text per column, or one JSON array."""
     if dialect == "postgresql":
-        return {
-            f"k{i}": list(column) for i, column in enumerate(zip(*rows, strict=True))
-        }
+        return _as_text({"k": (rows, len(rows[0]))})
     return {"keys": json.dumps(rows)}
+
+
+_SEPARATOR = "\x1f"  # ASCII's unit separator
+_NULL = "\x1e"
+
+
+def _as_text(
+    groups: Mapping[str, tuple[Sequence[Sequence[Any]], int]],
+) -> dict[str, Any]:
+    """PostgreSQL: the columns of groups of rows (prefix: rows, width) as the
+    parameters ``_keys`` reads: column i of group p is the text ``pi``, every
+    value preceded by the separator ``sep`` and None written as ``null``.
+
+    asyncpg encodes a list parameter one element at a time, checking each for
+    nested sequences: for the few thousand values of a batch that cost the
+    worker more than everything PostgreSQL does with them, while joining text
+    is done in C and ``string_to_array`` is cheap. The separator and the null
+    marker are chosen so that no value contains the one or equals the other.
+    """
+    columns: dict[str, Sequence[Any]] = {}
+    for prefix, (rows, width) in groups.items():
+        for i, column in enumerate(zip(*rows, strict=True) if rows else [()] * width):
+            columns[f"{prefix}{i}"] = column
+    sep, null = _SEPARATOR, _NULL
+    while True:
+        found: dict[str, Any] = {"sep": sep, "null": null}
+        for name, values in columns.items():
+            if null in values:
+                break
+            try:
+                joined = sep.join(values)
+            except TypeError:  # numbers, or None among the texts
+                joined = sep.join(
+                    [
+                        null if v is None else v if isinstance(v, str) else str(v)
+                        for v in values
+                    ]
+                )
+            if values and joined.count(sep) != len(values) - 1:
+                break  # a value holds the separator
+            found[name] = sep + joined if values else ""
+        else:
+            return found
+        sep = f"\x1f{os.urandom(8).hex()}\x1f"
+        null = f"\x1e{os.urandom(8).hex()}\x1e"
 
 
 def _delete_sql(dialect: str, name: str, prefix: str = "k") -> str:
@@ -973,13 +1017,6 @@ def _named_organizations(commands: Sequence[Command]) -> set[tuple[str, str]]:
             if value is not None:
                 found.add((command.account_id, value))
     return found
-
-
-def _prefixed(
-    prefix: str, rows: Iterable[tuple[Any, ...]], width: int
-) -> dict[str, list[Any]]:
-    rows = list(rows)
-    return {f"{prefix}{i}": [row[i] for row in rows] for i in range(width)}
 
 
 @cache
