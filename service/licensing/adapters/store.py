@@ -250,11 +250,12 @@ class Store:
 class Batch:
     """The open transaction of one batch.
 
-    Every query here has the same SQL text whatever the size of the batch: the
-    keys travel as arrays (PostgreSQL ``unnest``) or one JSON document (SQLite
-    ``json_each``) rather than as an IN list of one parameter per value, so the
-    server prepares and plans each statement once per connection instead of once
-    per batch, and a batch takes one round trip per statement.
+    Every query here has the same SQL text whatever the size of the batch: keys
+    and rows travel as one text a column on PostgreSQL (``_as_text``, turned
+    into arrays and ``unnest``-ed by the server) and as one JSON document on
+    SQLite (``json_each``), rather than as an IN list of one parameter per
+    value, so the server prepares and plans each statement once per connection
+    instead of once per batch, and a batch takes one round trip per statement.
     """
 
     def __init__(
@@ -922,7 +923,7 @@ def _delete_sql(dialect: str, name: str, prefix: str = "k") -> str:
 
 
 def _postgres_write_sql(name: str, prefix: str = "k") -> str:
-    """A write of many rows whose values travel as one array per column."""
+    """A write of many rows whose values travel as one text per column."""
     table, columns, types, conflict = _WRITES[name]
     source = _keys("postgresql", types, prefix)
     if name == "sequences":
