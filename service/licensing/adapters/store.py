@@ -881,10 +881,11 @@ def _as_text(
     value preceded by the separator ``sep`` and None written as ``null``.
 
     asyncpg encodes a list parameter one element at a time, checking each for
-    nested sequences: for the few thousand values of a batch that cost the
-    worker more than everything PostgreSQL does with them, while joining text
-    is done in C and ``string_to_array`` is cheap. The separator and the null
-    marker are chosen so that no value contains the one or equals the other.
+    nested sequences: with the few thousand values of a 500-command batch that
+    was over a third of the worker's CPU in its write statement. Joining text
+    is done in C, and ``string_to_array`` is cheap for the server. The
+    separator and the null marker are chosen so that no value contains the
+    one or equals the other.
     """
     columns: dict[str, Sequence[Any]] = {}
     for prefix, (rows, width) in groups.items():
