@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from licensing_contracts import AsyncLicensingClient
@@ -84,8 +85,10 @@ def client(redis: "Redis[bytes]", prefix: str) -> AsyncLicensingClient:
 def start_worker(
     backing: Backends, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start ``licensing worker`` processes; each is killed at the end of the test."""
+    """Start ``licensing worker`` processes; each is killed at the end of the
+    test, and the Redis keys of their stream prefixes deleted after them."""
     started: list[WorkerProcess] = []
+    prefixes: set[str] = set()
 
     def start(database_url: str, prefix: str, **settings: object) -> WorkerProcess:
         env = {
@@ -97,8 +100,14 @@ def start_worker(
         name = f"worker-{len(started) + 1}"
         worker = WorkerProcess(env, tmp_path / f"{name}.log", name).start()
         started.append(worker)
+        prefixes.add(prefix)
         return worker
 
     yield start
     for worker in started:
         worker.kill()
+    with SyncRedis.from_url(backing.redis_url) as redis:
+        for prefix in prefixes:
+            keys = list(redis.scan_iter(f"{prefix}.*", count=1000))
+            if keys:
+                redis.delete(*keys)
