@@ -30,10 +30,15 @@ async def test_sigterm_hands_everything_over_at_once_and_exits_cleanly(
     first = start_worker(postgres_url, prefix, **SETTINGS)
     second = start_worker(postgres_url, prefix, **SETTINGS)
     await until_shared([first, second])
-    load = mixed(accounts_on(4, 2), count=4000, seed=9)
-    # Offered faster than two workers apply, so that a backlog is waiting.
-    sending = asyncio.create_task(producer.send(load, chunk=400, pause=0.02))
-    await wait_for(lambda: _outcomes(redis, streams, 1000), 30, "a quarter of the load")
+    load = mixed(accounts_on(4, 2), count=6000, seed=9)
+    # A burst of 3,000 waits in the streams before the rest follows in small
+    # chunks, so that however fast the workers are, a backlog is waiting when
+    # the first one is stopped after 1,000 outcomes.
+    await producer.send(load[:3000], chunk=3000)
+    sending = asyncio.create_task(producer.send(load[3000:], chunk=200, pause=0.01))
+    await wait_for(
+        lambda: _outcomes(redis, streams, 1000), 30, "the load under way", every=0.02
+    )
 
     handed = await partitions(first)
     backlog = len(producer.sent) - await outcome_count(redis, streams)
