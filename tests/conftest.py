@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from licensing_contracts import AsyncLicensingClient
@@ -70,10 +69,8 @@ def prefix() -> str:
 async def redis(backing: Backends, prefix: str) -> AsyncIterator["Redis[bytes]"]:
     client: Redis[bytes] = Redis.from_url(backing.redis_url)
     yield client
-    keys = [key async for key in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
     await client.aclose()
+    backing.forget_prefix(prefix)
 
 
 @pytest.fixture
@@ -106,8 +103,5 @@ def start_worker(
     yield start
     for worker in started:
         worker.kill()
-    with SyncRedis.from_url(backing.redis_url) as redis:
-        for prefix in prefixes:
-            keys = list(redis.scan_iter(f"{prefix}.*", count=1000))
-            if keys:
-                redis.delete(*keys)
+    for prefix in prefixes:
+        backing.forget_prefix(prefix)

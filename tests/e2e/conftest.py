@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from store.documents import Commands
@@ -54,11 +53,7 @@ def deployed(
         yield Deployment(prefix, database_url, backing.redis_url, worker)
     finally:
         worker.kill()
-        redis = SyncRedis.from_url(backing.redis_url)
-        keys = list(redis.scan_iter(f"{prefix}*"))
-        if keys:
-            redis.delete(*keys)
-        redis.close()
+        backing.forget_prefix(prefix)
 
 
 @pytest.fixture(scope="module")

